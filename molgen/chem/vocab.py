@@ -1,0 +1,99 @@
+"""Element, formal-charge and bond-type vocabularies.
+
+Index conventions used everywhere in molgen:
+
+* ``atom_type [N] long``: index into ``Vocab.elements``.
+* ``charge [N] long``: index into ``Vocab.charges`` (formal charges, e).
+* ``bond_type [E] long``: index into :data:`BOND_TYPES`; 0 means "no bond", which is stored only on
+  the complete/radius graphs that models see, never in a molecule's own ``edge_index``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rdkit import Chem
+
+from molgen.errors import SkipRecord
+
+#: Bond classes. Index 0 is "no bond"; aromatic bonds are their own class (bond order 1.5).
+BOND_TYPES: tuple[str, ...] = ("none", "single", "double", "triple", "aromatic")
+BOND_ORDER: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0, 1.5)
+RDKIT_BOND = {
+    Chem.BondType.SINGLE: 1,
+    Chem.BondType.DOUBLE: 2,
+    Chem.BondType.TRIPLE: 3,
+    Chem.BondType.AROMATIC: 4,
+}
+RDKIT_BOND_INV = {v: k for k, v in RDKIT_BOND.items()}
+NUM_BOND_TYPES = len(BOND_TYPES)
+
+_PT = Chem.GetPeriodicTable()
+
+
+@dataclass(frozen=True)
+class Vocab:
+    """An element and formal-charge vocabulary for one family of datasets.
+
+    Attributes:
+        name: registry name (``qm9``, ``drug``).
+        elements: element symbols; position = atom-type index.
+        charges: formal charges; position = charge index.
+    """
+
+    name: str
+    elements: tuple[str, ...]
+    charges: tuple[int, ...]
+
+    @property
+    def num_types(self) -> int:
+        return len(self.elements)
+
+    @property
+    def num_charges(self) -> int:
+        return len(self.charges)
+
+    @property
+    def atomic_numbers(self) -> tuple[int, ...]:
+        return tuple(_PT.GetAtomicNumber(s) for s in self.elements)
+
+    def type_index(self, symbol: str) -> int:
+        """Index of an element symbol; raises SkipRecord for an element outside the vocabulary."""
+        try:
+            return self.elements.index(symbol)
+        except ValueError:
+            raise SkipRecord(f"element {symbol} not in the {self.name} vocabulary") from None
+
+    def charge_index(self, charge: int) -> int:
+        """Index of a formal charge; raises SkipRecord for a charge outside the vocabulary."""
+        try:
+            return self.charges.index(int(charge))
+        except ValueError:
+            raise SkipRecord(f"formal charge {charge:+d} not in the {self.name} vocabulary") from None
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "elements": list(self.elements), "charges": list(self.charges)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Vocab:
+        return cls(d["name"], tuple(d["elements"]), tuple(int(c) for c in d["charges"]))
+
+
+QM9 = Vocab("qm9", ("H", "C", "N", "O", "F"), (-1, 0, 1))
+DRUG = Vocab(
+    "drug",
+    ("H", "B", "C", "N", "O", "F", "Al", "Si", "P", "S", "Cl", "As", "Br", "I"),
+    (-2, -1, 0, 1, 2, 3),
+)
+#: Protein pocket atoms (heavy atoms plus H where the PDB has them; metals and others map to "X").
+POCKET_ELEMENTS: tuple[str, ...] = ("H", "C", "N", "O", "S", "Se", "X")
+
+VOCABS = {v.name: v for v in (QM9, DRUG)}
+
+
+def get_vocab(name: str) -> Vocab:
+    """Look up a vocabulary by registry name."""
+    try:
+        return VOCABS[name]
+    except KeyError:
+        raise ValueError(f"unknown vocabulary {name!r}; known: {sorted(VOCABS)}") from None
