@@ -63,6 +63,64 @@ def data_info(path: Path = typer.Argument(..., help="A prepared dataset director
     _print_json(dataset_info(path))
 
 
+@app.command("train")
+def train_cmd(
+    config: Path = typer.Argument(..., help="Training config YAML (configs/*.yaml)."),
+    overrides: list[str] = typer.Argument(None, help="Dotted overrides, e.g. trainer.devices=2 data.batch_size=32."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this directory."),
+) -> None:
+    """Train a denoiser; writes the run directory (config, checkpoints, logs, model.ckpt)."""
+    from molgen.config import load_config
+    from molgen.training.train import train
+
+    if resume is not None:
+        cfg_path = resume / "config.yaml"
+        cfg = load_config(cfg_path, overrides or [])
+        cfg.out_dir = resume.resolve()
+    else:
+        cfg = load_config(config, overrides or [])
+    run = train(cfg, resume=resume is not None)
+    typer.echo(f"run directory: {run}")
+
+
+def _parse_range(text: Optional[str]) -> Optional[tuple[int, int]]:
+    if text is None:
+        return None
+    try:
+        lo, hi = (int(x) for x in text.split(":"))
+    except ValueError:
+        raise MolgenError(f"--atoms-range must be LO:HI, got {text!r}") from None
+    if not 1 <= lo <= hi:
+        raise MolgenError(f"--atoms-range needs 1 <= LO <= HI, got {text!r}")
+    return lo, hi
+
+
+@app.command("sample")
+def sample_cmd(
+    out: Path = typer.Option(..., "--out", "-o", help="Output SDF (a .json summary is written beside it)."),
+    checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Model file; default: shipped QM9 model."),
+    num: int = typer.Option(100, "--num", "-n", help="Molecules to generate."),
+    steps: int = typer.Option(20, "--steps", help="Sampler steps."),
+    batch_size: int = typer.Option(100, "--batch-size", help="Molecules per batch."),
+    seed: int = typer.Option(0, "--seed"),
+    device: str = typer.Option("cpu", "--device"),
+    num_atoms: Optional[int] = typer.Option(None, "--num-atoms", help="Exact atom count (default: dataset histogram)."),
+    atoms_range: Optional[str] = typer.Option(None, "--atoms-range", help="Uniform atom count in LO:HI."),
+    option: list[str] = typer.Option(None, "--option", help="Process sampler setting key=value, e.g. sampler=ddim."),
+) -> None:
+    """Generate molecules with a trained model; writes OUT.sdf and OUT.json."""
+    from molgen.config import parse_override
+    from molgen.sampling.generate import generate
+
+    opts = {}
+    for item in option or []:
+        keys, value = parse_override(item)
+        opts[".".join(keys)] = value
+    summary = generate(checkpoint, num, steps, out, batch_size, seed, device, num_atoms,
+                       _parse_range(atoms_range), opts)
+    _print_json(summary)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: runs the Typer app, turning MolgenError into one line and exit 2."""
     try:

@@ -1,0 +1,175 @@
+"""Batching of cached datasets for training: size-bucketed, atom-capped, deterministic, resumable.
+
+The batch order of an epoch depends only on (seed, epoch), so a run resumed mid-epoch replays the
+same order and skips the batches it had already done. Under DDP every rank takes an equal share
+of the epoch's batches (rank r takes batches r, r + W, ...), so no rank waits on another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Sampler, Subset
+from torch_geometric.data import Batch
+
+from molgen.data.cache import MoleculeCache
+
+
+def _dist() -> tuple[int, int]:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+class BucketBatchSampler(Sampler[list[int]]):
+    """Batches of similar-size graphs, capped by graph count and (optionally) by total atoms.
+
+    Args:
+        num_atoms: [L] long, atom count of each dataset item.
+        batch_size: most graphs per batch.
+        max_atoms: most atoms per batch, or None.
+        shuffle: shuffle within size buckets and shuffle the batch order (seeded by epoch).
+        seed: base seed.
+        bucket_width: graphs are sorted by size inside windows of ``bucket_width × batch_size``
+            shuffled items, which keeps batches homogeneous in size but still random.
+    """
+
+    def __init__(
+        self,
+        num_atoms: torch.Tensor,
+        batch_size: int,
+        max_atoms: int | None = None,
+        shuffle: bool = True,
+        seed: int = 0,
+        bucket_width: int = 50,
+    ) -> None:
+        self.num_atoms = num_atoms.long()
+        self.batch_size = batch_size
+        self.max_atoms = max_atoms
+        self.shuffle = shuffle
+        self.seed = seed
+        self.bucket_width = bucket_width
+        self.epoch = 0
+        self.skip = 0  # batches of the current epoch already consumed (set on mid-epoch resume)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Called by Lightning at the start of each epoch."""
+        self.epoch = epoch
+
+    def epoch_batches(self, epoch: int) -> list[list[int]]:
+        """All batches of one epoch, before sharding across ranks."""
+        n = len(self.num_atoms)
+        g = torch.Generator().manual_seed(self.seed * 100003 + epoch)
+        order = torch.randperm(n, generator=g) if self.shuffle else torch.arange(n)
+        window = self.bucket_width * self.batch_size
+        batches: list[list[int]] = []
+        for w in range(0, n, window):
+            chunk = order[w : w + window]
+            chunk = chunk[torch.argsort(self.num_atoms[chunk], stable=True)]
+            cur: list[int] = []
+            atoms = 0
+            for idx, size in zip(chunk.tolist(), self.num_atoms[chunk].tolist()):
+                full = len(cur) >= self.batch_size or (self.max_atoms is not None and atoms + size > self.max_atoms)
+                if cur and full:
+                    batches.append(cur)
+                    cur, atoms = [], 0
+                cur.append(idx)
+                atoms += size
+            if cur:
+                batches.append(cur)
+        if self.shuffle:
+            perm = torch.randperm(len(batches), generator=g).tolist()
+            batches = [batches[i] for i in perm]
+        return batches
+
+    def _rank_batches(self) -> list[list[int]]:
+        rank, world = _dist()
+        batches = self.epoch_batches(self.epoch)
+        per_rank = len(batches) // world if world > 1 else len(batches)
+        return batches[rank::world][:per_rank]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        batches = self._rank_batches()
+        skip, self.skip = self.skip, 0  # a resume skips once
+        yield from batches[skip:]
+
+    def __len__(self) -> int:
+        return len(self._rank_batches())
+
+
+def collate_graphs(items: list) -> Batch:
+    """PyG batching; pocket tensors get their own ``pocket_pos_batch`` index."""
+    follow = ["pocket_pos"] if "pocket_pos" in items[0] else None
+    return Batch.from_data_list(items, follow_batch=follow)
+
+
+class MoleculeDataModule(L.LightningDataModule):
+    """Train/val loaders over prepared caches.
+
+    Args:
+        train: cache directory of the training split.
+        val: cache directory of the validation split, or None.
+        batch_size: graphs per batch per device.
+        max_atoms: cap on atoms per batch, or None.
+        num_workers: DataLoader worker processes.
+        seed: batch-order seed.
+        limit_train, limit_val: use only the first N graphs (smoke runs).
+    """
+
+    def __init__(
+        self,
+        train: Path,
+        val: Path | None = None,
+        batch_size: int = 64,
+        max_atoms: int | None = None,
+        num_workers: int = 0,
+        seed: int = 0,
+        limit_train: int | None = None,
+        limit_val: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.train_path, self.val_path = Path(train), (Path(val) if val else None)
+        self.batch_size, self.max_atoms = batch_size, max_atoms
+        self.num_workers, self.seed = num_workers, seed
+        self.limit_train, self.limit_val = limit_train, limit_val
+        self.train_set = MoleculeCache(self.train_path)
+        self.val_set = MoleculeCache(self.val_path) if self.val_path else None
+        self._train_sizes = self.train_set.num_atoms()
+        if limit_train:
+            self._train_sizes = self._train_sizes[:limit_train]
+        self.train_sampler = BucketBatchSampler(self._train_sizes, batch_size, max_atoms, shuffle=True, seed=seed)
+
+    @property
+    def stats(self) -> dict:
+        return self.train_set.stats
+
+    @property
+    def vocab(self):
+        return self.train_set.vocab
+
+    def train_dataloader(self) -> DataLoader:
+        ds = self.train_set if not self.limit_train else Subset(self.train_set, range(len(self._train_sizes)))
+        return DataLoader(
+            ds, batch_sampler=self.train_sampler, collate_fn=collate_graphs,
+            num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
+        )
+
+    def val_dataloader(self) -> DataLoader | list:
+        if self.val_set is None:
+            return []
+        n = len(self.val_set) if not self.limit_val else min(self.limit_val, len(self.val_set))
+        sizes = self.val_set.num_atoms()[:n]
+        sampler = BucketBatchSampler(sizes, self.batch_size, self.max_atoms, shuffle=False)
+        return DataLoader(Subset(self.val_set, range(n)), batch_sampler=sampler, collate_fn=collate_graphs,
+                          num_workers=self.num_workers)
+
+    def batches_per_epoch(self) -> int:
+        return len(self.train_sampler)
+
+    def resume_skip(self, global_batches_done: int, epoch: int) -> None:
+        """Skip, in the current epoch, the batches a killed run had already trained on."""
+        per_epoch = max(1, len(self.train_sampler))
+        self.train_sampler.skip = max(0, global_batches_done - epoch * per_epoch) % per_epoch

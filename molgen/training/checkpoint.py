@@ -1,0 +1,95 @@
+"""Model files: export the EMA weights with config and dataset statistics; load them back safely.
+
+Two formats load with :func:`load_model`, both with ``torch.load(weights_only=True)``:
+
+* a Lightning training checkpoint (``RUN/checkpoints/last.ckpt``): EMA weights are taken when present;
+* an exported model file (``molgen-model/1``): ``{"format", "config", "stats", "vocab", "state_dict",
+  "meta"}`` — a few MB, what we ship in ``data/checkpoints/``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from molgen.chem.vocab import Vocab
+from molgen.errors import MolgenError
+
+FORMAT = "molgen-model/1"
+
+
+@dataclass
+class GenerativeModel:
+    """Everything sampling needs: the denoiser (EMA weights, eval mode), its process, vocab and stats."""
+
+    model: torch.nn.Module
+    process: object
+    vocab: Vocab
+    stats: dict
+    config: dict
+    meta: dict
+
+    @property
+    def self_condition(self) -> bool:
+        return bool(self.config.get("train", {}).get("self_condition", False))
+
+    def to(self, device: str | torch.device) -> GenerativeModel:
+        self.model.to(device)
+        return self
+
+
+def export_model(module, path: str | Path, meta: dict | None = None) -> Path:
+    """Write the sampling weights (EMA if enabled) of a MolgenModule to an exported model file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "config": module.config,
+        "stats": module.stats,
+        "vocab": module.vocab.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in module.sampling_model().state_dict().items()},
+        "meta": meta or {},
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> GenerativeModel:
+    """Load an exported model or a Lightning checkpoint (``weights_only=True``) for sampling.
+
+    Raises:
+        MolgenError: missing file, or a file that is not a molgen model/checkpoint.
+    """
+    from molgen.training.module import build_components
+
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise MolgenError("checkpoint not found", p)
+    try:
+        blob = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle errors, truncated files, non-torch files
+        raise MolgenError(f"cannot read checkpoint ({type(err).__name__}: {str(err).splitlines()[0][:200]})", p) from None
+    if not isinstance(blob, dict):
+        raise MolgenError("not a molgen checkpoint", p)
+    if blob.get("format") == FORMAT:
+        config, stats, vocab_d, state, meta = blob["config"], blob["stats"], blob["vocab"], blob["state_dict"], blob["meta"]
+    elif "hyper_parameters" in blob and "state_dict" in blob:
+        hp = blob["hyper_parameters"]
+        config, stats, vocab_d, meta = hp["config"], hp["stats"], hp["vocab"], {"global_step": blob.get("global_step")}
+        sd = blob["state_dict"]
+        prefix = "ema.module." if any(k.startswith("ema.module.") for k in sd) else "model."
+        state = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
+    else:
+        raise MolgenError("not a molgen checkpoint (no model format or Lightning state)", p)
+    vocab = Vocab.from_dict(vocab_d)
+    model, process = build_components(config, vocab)
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise MolgenError(f"checkpoint does not fit its model: missing {missing[:3]}, unexpected {unexpected[:3]}", p)
+    model.eval().to(device)
+    return GenerativeModel(model, process, vocab, stats, config, meta)

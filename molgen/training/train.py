@@ -1,0 +1,144 @@
+"""``train()``: build the run directory, the data, the module and the Lightning Trainer, then fit.
+
+Run directory (``cfg.out_dir``)::
+
+    config.yaml            the resolved config (what ran)
+    checkpoints/last.ckpt  every ``train.checkpoint_every_n_steps`` steps and at the end
+    checkpoints/best.ckpt  lowest val/loss
+    model.ckpt             exported EMA weights + config + stats (molgen.load_model)
+    logs/                  CSV (and TensorBoard when installed) logs
+
+Resume (``resume=True``): the run continues from ``checkpoints/last.ckpt`` with the same global
+step, optimiser, LR schedule, EMA and data order (the batch sampler skips the batches of the
+current epoch that the killed run had already trained on). Under SLURM, Lightning's SLURM plugin
+requeues a job that receives SIGUSR1 before its time limit (``#SBATCH --signal=SIGUSR1@90``), saving
+an ``hpc_ckpt_*.ckpt`` in the run directory that the requeued job resumes from.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import lightning as L
+import torch
+import yaml
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.loggers import CSVLogger
+
+from molgen.config import Config, config_to_dict
+from molgen.data.datamodule import MoleculeDataModule
+from molgen.errors import MolgenError
+from molgen.training.checkpoint import export_model
+from molgen.training.module import MolgenModule
+
+log = logging.getLogger(__name__)
+
+
+class ResumeDataOrder(Callback):
+    """On a mid-epoch resume, make the batch sampler skip what the killed run had already seen."""
+
+    def __init__(self, dm: MoleculeDataModule) -> None:
+        self.dm = dm
+        self.pending: int | None = None
+
+    def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
+        loops = checkpoint.get("loops", {}).get("fit_loop", {})
+        prog = loops.get("epoch_loop.batch_progress", {}).get("current", {})
+        self.pending = int(prog.get("completed", 0))
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        if self.pending:
+            self.dm.train_sampler.skip = self.pending % max(1, len(self.dm.train_sampler))
+            log.info("resuming mid-epoch %d: skipping %d batches already trained", trainer.current_epoch, self.pending)
+        self.pending = None
+
+
+class ExportOnEnd(Callback):
+    """Export the EMA weights to ``RUN/model.ckpt`` when fitting ends."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_train_end(self, trainer, pl_module) -> None:
+        if trainer.is_global_zero:
+            export_model(pl_module, self.path, meta={"global_step": trainer.global_step, "epoch": trainer.current_epoch})
+
+
+def _loggers(cfg: Config, run: Path) -> list:
+    loggers = []
+    if cfg.trainer.logger in ("csv", "both"):
+        loggers.append(CSVLogger(run, name="logs", version=""))
+    if cfg.trainer.logger in ("tensorboard", "both"):
+        try:
+            from lightning.pytorch.loggers import TensorBoardLogger
+
+            loggers.append(TensorBoardLogger(run, name="tensorboard", version=""))
+        except ModuleNotFoundError:
+            log.warning("tensorboard is not installed; logging to CSV only")
+            if not loggers:
+                loggers.append(CSVLogger(run, name="logs", version=""))
+    return loggers
+
+
+def train(cfg: Config, resume: bool = False, extra_callbacks: list | None = None) -> Path:
+    """Train a model as configured; returns the run directory.
+
+    Args:
+        cfg: validated config (``molgen.config.load_config``).
+        resume: continue from ``cfg.out_dir/checkpoints/last.ckpt``.
+        extra_callbacks: more Lightning callbacks (tests use this to stop or record).
+    """
+    run = Path(cfg.out_dir)
+    ckpt_dir = run / "checkpoints"
+    last = ckpt_dir / "last.ckpt"
+    if resume and not last.is_file():
+        raise MolgenError("nothing to resume: no checkpoints/last.ckpt", run)
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+
+    d = cfg.data
+    for p in (d.train, d.val):
+        if p is not None and not (Path(p) / "index.json").is_file():
+            raise MolgenError("not a prepared dataset (run `molgen data prepare` first)", p)
+    dm = MoleculeDataModule(d.train, d.val, d.batch_size, d.max_atoms, d.num_workers, cfg.seed,
+                            d.limit_train, d.limit_val)
+    module = MolgenModule(config_to_dict(cfg), dm.stats, dm.vocab.to_dict())
+    if cfg.train.compile:
+        module.model = torch.compile(module.model)
+
+    callbacks = [
+        ModelCheckpoint(dirpath=ckpt_dir, filename="step{step}", save_last=True, save_top_k=0,
+                        every_n_train_steps=cfg.train.checkpoint_every_n_steps, auto_insert_metric_name=False),
+        ResumeDataOrder(dm),
+        ExportOnEnd(run / "model.ckpt"),
+        LearningRateMonitor(logging_interval="step"),
+    ]
+    if d.val is not None:
+        callbacks.append(ModelCheckpoint(dirpath=ckpt_dir, filename="best", monitor="val/loss", mode="min",
+                                         save_top_k=1, auto_insert_metric_name=False))
+    t = cfg.trainer
+    trainer = L.Trainer(
+        default_root_dir=run,
+        accelerator=t.accelerator,
+        devices=t.devices,
+        num_nodes=t.num_nodes,
+        strategy=t.strategy,
+        precision=t.precision,
+        accumulate_grad_batches=t.accumulate_grad_batches,
+        gradient_clip_val=cfg.optim.grad_clip,
+        max_steps=cfg.train.max_steps,
+        max_epochs=cfg.train.max_epochs if cfg.train.max_epochs else (-1 if cfg.train.max_steps > 0 else None),
+        check_val_every_n_epoch=cfg.train.val_every_n_epochs,
+        log_every_n_steps=t.log_every_n_steps,
+        logger=_loggers(cfg, run),
+        callbacks=callbacks + list(extra_callbacks or []),
+        use_distributed_sampler=False,  # our batch sampler shards across ranks itself
+        enable_progress_bar=True,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        deterministic=False,
+    )
+    trainer.fit(module, datamodule=dm, ckpt_path=str(last) if resume else None, weights_only=True)
+    return run
