@@ -25,6 +25,7 @@ def _root(verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug log
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("lightning.pytorch").propagate = False  # Lightning prints through its own handler
 
 
 def _print_json(obj: dict) -> None:
@@ -119,6 +120,70 @@ def sample_cmd(
     summary = generate(checkpoint, num, steps, out, batch_size, seed, device, num_atoms,
                        _parse_range(atoms_range), opts)
     _print_json(summary)
+
+
+@app.command("validate")
+def validate(
+    sdf: Path = typer.Argument(..., help="SDF file of generated molecules (.sdf or .sdf.gz)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder: validation.parquet, validated.sdf, metrics.json."),
+    reference: Optional[str] = typer.Option(None, "--reference", help="qm9 | SMILES file | SDF file, for novelty "
+                                            "and distributions (qm9 = train_smiles.txt of --qm9-dir or $MOLGEN_QM9_DIR)."),
+    qm9_dir: Optional[Path] = typer.Option(None, "--qm9-dir", help="Prepared QM9 folder for --reference qm9."),
+    protein: Optional[Path] = typer.Option(None, "--protein", help="Receptor PDB: adds the protein checks."),
+    bonds: str = typer.Option("predicted", "--bonds", help="predicted | edm | rdkit: where the bonds come from."),
+    hydrogens: str = typer.Option("auto", "--hydrogens", help="auto | keep | add: missing hydrogens."),
+    vocab: str = typer.Option("drug", "--vocab", help="Allowed elements: drug | qm9."),
+    workers: int = typer.Option(0, "--workers", help="Worker processes (0 = in this process)."),
+) -> None:
+    """Validate generated molecules; prints the summary metrics (the same as OUT/metrics.json)."""
+    from molgen.chem.vocab import get_vocab
+    from molgen.validation import validate_sdf
+
+    if bonds not in ("predicted", "edm", "rdkit"):
+        raise MolgenError(f"--bonds must be predicted, edm or rdkit, not {bonds!r}")
+    if hydrogens not in ("auto", "keep", "add"):
+        raise MolgenError(f"--hydrogens must be auto, keep or add, not {hydrogens!r}")
+    try:
+        voc = get_vocab(vocab)
+    except ValueError as err:
+        raise MolgenError(str(err)) from None
+    result = validate_sdf(sdf, out, vocab=voc, reference=reference, protein=protein, workers=workers,
+                          qm9_dir=qm9_dir, bonds=bonds, hydrogens=hydrogens)
+    keys = ("n_input", "n_failed_to_read", "atom_stable_edm", "mol_stable_edm", "atom_stable", "mol_stable",
+            "valid", "valid_connected", "unique", "novel", "pb_valid", "outputs")
+    _print_json({k: result.metrics.get(k) for k in keys})
+
+
+@app.command("dock")
+def dock_cmd(
+    receptor: Path = typer.Option(..., "--receptor", "-r", help="Receptor PDB (hydrogens added if missing) or PDBQT."),
+    ligands: Path = typer.Option(..., "--ligands", "-l", help="Ligand SDF with 3D coordinates."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output folder: docking.csv, poses.sdf, receptor.pdbqt, "
+                                                     "summary.json."),
+    mode: str = typer.Option("score", "--mode", "-m", help="score (in place) | minimize (local) | dock (global)."),
+    box_center: Optional[str] = typer.Option(None, "--box-center", help="Box centre x,y,z in Å (with --box-size)."),
+    box_size: Optional[str] = typer.Option(None, "--box-size", help="Box edge lengths x,y,z in Å."),
+    ref_ligand: Optional[Path] = typer.Option(None, "--ref-ligand", help="SDF whose first molecule the box wraps "
+                                                                        "(default: all input ligands)."),
+    padding: float = typer.Option(4.0, "--padding", help="Margin around the reference ligand, Å."),
+    exhaustiveness: int = typer.Option(8, "--exhaustiveness", help="dock: Monte Carlo runs per ligand."),
+    num_poses: int = typer.Option(9, "--num-poses", help="dock: poses kept per ligand."),
+    workers: int = typer.Option(0, "--workers", help="Worker processes, each computing the maps once (0 = in this "
+                                                     "process)."),
+    seed: int = typer.Option(1, "--seed", help="Vina random seed (0 = random)."),
+    cpu: int = typer.Option(1, "--cpu", help="Vina threads per ligand when --workers 0 (0 = all cores)."),
+    scoring: str = typer.Option("vina", "--scoring", help="vina | vinardo."),
+    receptor_prep: str = typer.Option("auto", "--receptor-prep", help="auto | meeko | openbabel."),
+) -> None:
+    """Score, minimise or dock ligands with AutoDock Vina; prints the summary (OUT/summary.json)."""
+    from molgen.docking import parse_box_options, run_docking
+
+    box = parse_box_options(box_center, box_size)
+    summary = run_docking(receptor, ligands, out, mode, box, ref_ligand=ref_ligand, padding=padding,
+                          exhaustiveness=exhaustiveness, num_poses=num_poses, workers=workers, seed=seed,
+                          cpu=cpu, scoring=scoring, receptor_method=receptor_prep)
+    _print_json({k: summary[k] for k in ("mode", "num_ligands", "num_ok", "num_failed", "best_kcal_mol",
+                                         "failures", "timings_s", "files")})
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -168,8 +168,3 @@ class MoleculeDataModule(L.LightningDataModule):
 
     def batches_per_epoch(self) -> int:
         return len(self.train_sampler)
-
-    def resume_skip(self, global_batches_done: int, epoch: int) -> None:
-        """Skip, in the current epoch, the batches a killed run had already trained on."""
-        per_epoch = max(1, len(self.train_sampler))
-        self.train_sampler.skip = max(0, global_batches_done - epoch * per_epoch) % per_epoch

@@ -17,6 +17,7 @@ from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
 from molgen.chem.vocab import Vocab
+from molgen.data.stats import size_histogram
 from molgen.errors import MolgenError
 from molgen.processes.sampler import sample
 from molgen.processes.state import MolState
@@ -25,9 +26,8 @@ from molgen.sampling.sizes import sample_num_atoms
 log = logging.getLogger(__name__)
 
 
-def size_histogram(stats: dict) -> dict | None:
-    """The atom-count histogram of a dataset's stats.json (``{n_atoms: count}``), or None."""
-    return stats.get("num_atoms_hist") or stats.get("num_atoms") or None
+def _histogram(stats: dict) -> dict | None:
+    return size_histogram(stats) if stats.get("num_atoms", {}).get("hist") else None
 
 
 @torch.no_grad()
@@ -64,7 +64,7 @@ def generate_graphs(
     if num < 0 or steps < 1 or batch_size < 1:
         raise MolgenError(f"need num >= 0, steps >= 1, batch_size >= 1 (got {num}, {steps}, {batch_size})")
     size_gen = torch.Generator().manual_seed(seed)
-    hist = size_histogram(stats) if num_atoms is None and atoms_range is None else None
+    hist = _histogram(stats) if num_atoms is None and atoms_range is None else None
     if num_atoms is None and atoms_range is None and not hist:
         raise MolgenError("the model's dataset statistics have no atom-count histogram; pass --num-atoms")
     sizes = sample_num_atoms(hist, num, exact=num_atoms, range_=atoms_range, generator=size_gen)
@@ -98,7 +98,8 @@ def generate(
 
     Args:
         checkpoint: model file; None = the shipped QM9 checkpoint.
-        process_options: sampler settings that override the process's (e.g. ``{"sampler": "ddim"}``).
+        process_options: process settings that override the trained ones for sampling (e.g.
+            ``{"sampler": "ddim"}`` for diffusion, ``{"integrator": "heun"}`` for flow).
 
     Returns:
         The JSON summary (settings, counts, seconds, molecules/s).
@@ -106,11 +107,7 @@ def generate(
     from molgen.training.checkpoint import load_model
 
     ckpt = Path(checkpoint) if checkpoint else default_checkpoint()
-    gm = load_model(ckpt, device=device)
-    for key, value in (process_options or {}).items():
-        if not hasattr(gm.process, key):
-            raise MolgenError(f"process {gm.config['process']['name']!r} has no option {key!r}")
-        setattr(gm.process, key, value)
+    gm = load_model(ckpt, device=device, process_options=process_options)
     torch.manual_seed(seed)
     t0 = time.perf_counter()
     graphs = generate_graphs(gm.model, gm.process, gm.vocab, gm.stats, num, steps, batch_size, seed,

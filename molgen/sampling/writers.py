@@ -6,7 +6,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-from rdkit import Chem
+from rdkit import Chem, RDLogger
 from torch_geometric.data import Data
 
 from molgen.chem.convert import data_to_mol
@@ -37,6 +37,7 @@ def graph_to_molblock(data: Data, vocab: Vocab) -> tuple[str, bool]:
 
 def write_sdf(graphs: Iterable[Data], vocab: Vocab, path: str | Path) -> dict:
     """Write graphs to an SDF atomically; returns counts (written, sanitised)."""
+    RDLogger.DisableLog("rdApp.*")  # invalid generated molecules are expected; validation reports them
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")

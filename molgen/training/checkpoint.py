@@ -59,8 +59,13 @@ def export_model(module, path: str | Path, meta: dict | None = None) -> Path:
     return path
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> GenerativeModel:
+def load_model(path: str | Path, device: str | torch.device = "cpu", process_options: dict | None = None) -> GenerativeModel:
     """Load an exported model or a Lightning checkpoint (``weights_only=True``) for sampling.
+
+    Args:
+        path: model file.
+        device: where the network goes.
+        process_options: keyword arguments that replace the trained process's sampling settings.
 
     Raises:
         MolgenError: missing file, or a file that is not a molgen model/checkpoint.
@@ -87,7 +92,12 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> Generati
     else:
         raise MolgenError("not a molgen checkpoint (no model format or Lightning state)", p)
     vocab = Vocab.from_dict(vocab_d)
-    model, process = build_components(config, vocab)
+    if process_options:
+        config = {**config, "process": {**config["process"], **process_options}}
+    try:
+        model, process = build_components(config, vocab)
+    except (TypeError, ValueError) as err:
+        raise MolgenError(f"bad process option: {err}", p) from None
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise MolgenError(f"checkpoint does not fit its model: missing {missing[:3]}, unexpected {unexpected[:3]}", p)

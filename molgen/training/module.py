@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 def build_components(cfg: dict, vocab: Vocab) -> tuple[torch.nn.Module, object]:
     """Denoiser and process from a resolved config dict (``model`` and ``process`` sections)."""
     mkw = {k: v for k, v in cfg["model"].items() if k != "name"}
+    mkw.setdefault("self_condition", bool(cfg.get("train", {}).get("self_condition", False)))
     pkw = {k: v for k, v in cfg["process"].items() if k != "name"}
     model = build_model(
         cfg["model"]["name"], num_types=vocab.num_types, num_charges=vocab.num_charges,
@@ -57,12 +58,21 @@ class MolgenModule(L.LightningModule):
         self.self_condition = bool(config["train"].get("self_condition", False))
 
     # --- training -------------------------------------------------------------------------------
-    def _losses(self, batch, model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    def _generator(self, stream: int) -> torch.Generator:
+        """Noise for one step, seeded by (seed, step, rank, stream): a resumed run draws the same noise
+        as an uninterrupted one, so resuming reproduces training exactly."""
+        seed = int(self.config.get("seed", 0))
+        key = ((seed * 1_000_003 + self.global_step) * 1009 + self.global_rank) * 7 + stream
+        return torch.Generator(device=self.device).manual_seed(key % (2**63 - 1))
+
+    def _losses(self, batch, model: torch.nn.Module, stream: int = 0) -> dict[str, torch.Tensor]:
+        gen = self._generator(stream)
         clean = MolState.from_batch(batch)
-        t = self.process.sample_time(clean.num_graphs, clean.pos.device)
-        noisy = self.process.corrupt(clean, t)
+        t = self.process.sample_time(clean.num_graphs, clean.pos.device, generator=gen)
+        noisy = self.process.corrupt(clean, t, generator=gen)
         self_cond = None
-        if self.self_condition and torch.rand(()) < 0.5:
+        coin = torch.rand((), generator=gen, device=gen.device)
+        if self.self_condition and coin < 0.5:
             with torch.no_grad():
                 self_cond = model(self.process.model_input(noisy, t)).detach()
         out = model(self.process.model_input(noisy, t, self_cond))
@@ -83,7 +93,7 @@ class MolgenModule(L.LightningModule):
 
     def validation_step(self, batch, batch_idx: int) -> None:
         net = self.ema.module if self.ema is not None else self.model
-        losses = self._losses(batch, net)
+        losses = self._losses(batch, net, stream=1 + batch_idx)
         bs = int(batch.num_graphs)
         for k, v in losses.items():
             self.log(f"val/{k}", v, batch_size=bs, sync_dist=True)

@@ -36,22 +36,22 @@ log = logging.getLogger(__name__)
 
 
 class ResumeDataOrder(Callback):
-    """On a mid-epoch resume, make the batch sampler skip what the killed run had already seen."""
+    """On a mid-epoch resume, make the batch sampler skip what the killed run had already seen.
 
-    def __init__(self, dm: MoleculeDataModule) -> None:
-        self.dm = dm
-        self.pending: int | None = None
+    The count comes from the checkpoint's global step and epoch (Lightning's own batch counters are
+    off by one for checkpoints saved in ``on_train_batch_end``); it is set before the first batch
+    of the resumed epoch is drawn.
+    """
+
+    def __init__(self, dm: MoleculeDataModule, accumulate: int = 1) -> None:
+        self.dm, self.accumulate = dm, accumulate
 
     def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict) -> None:
-        loops = checkpoint.get("loops", {}).get("fit_loop", {})
-        prog = loops.get("epoch_loop.batch_progress", {}).get("current", {})
-        self.pending = int(prog.get("completed", 0))
-
-    def on_train_epoch_start(self, trainer, pl_module) -> None:
-        if self.pending:
-            self.dm.train_sampler.skip = self.pending % max(1, len(self.dm.train_sampler))
-            log.info("resuming mid-epoch %d: skipping %d batches already trained", trainer.current_epoch, self.pending)
-        self.pending = None
+        per_epoch = max(1, len(self.dm.train_sampler))
+        done = int(checkpoint.get("global_step", 0)) * self.accumulate - int(checkpoint.get("epoch", 0)) * per_epoch
+        if 0 < done < per_epoch:
+            self.dm.train_sampler.skip = done
+            log.info("resuming mid-epoch: skipping the %d batches already trained on", done)
 
 
 class ExportOnEnd(Callback):
@@ -111,7 +111,7 @@ def train(cfg: Config, resume: bool = False, extra_callbacks: list | None = None
     callbacks = [
         ModelCheckpoint(dirpath=ckpt_dir, filename="step{step}", save_last=True, save_top_k=0,
                         every_n_train_steps=cfg.train.checkpoint_every_n_steps, auto_insert_metric_name=False),
-        ResumeDataOrder(dm),
+        ResumeDataOrder(dm, cfg.trainer.accumulate_grad_batches),
         ExportOnEnd(run / "model.ckpt"),
         LearningRateMonitor(logging_interval="step"),
     ]
