@@ -55,6 +55,8 @@ class MolgenModule(L.LightningModule):
             AveragedModel(self.model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
             if decay else None
         )
+        if self.ema is not None:
+            self.ema.requires_grad_(False)  # averaged, never trained (DDP would flag them as unused)
         self.self_condition = bool(config["train"].get("self_condition", False))
 
     # --- training -------------------------------------------------------------------------------
@@ -87,7 +89,9 @@ class MolgenModule(L.LightningModule):
             raise FloatingPointError(f"non-finite training loss at step {self.global_step}")
         return losses["loss"]
 
-    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+    def optimizer_step(self, *args, **kwargs) -> None:
+        # EMA right after the weights change, before any batch-end callback saves a checkpoint
+        super().optimizer_step(*args, **kwargs)
         if self.ema is not None:
             self.ema.update_parameters(self.model)
 
