@@ -122,10 +122,14 @@ class MoleculeCache(torch.utils.data.Dataset):
 
     Args:
         root: cache directory written by :func:`write_cache`.
-        max_shards_in_memory: LRU size; shards are loaded on first access.
+        max_shards_in_memory: LRU size; shards are loaded on first access. None keeps every shard
+            once loaded when the cache is smaller than ``memory_budget`` bytes on disk (random access
+            over a small set must not re-read shards), else 4.
+        memory_budget: bytes; see ``max_shards_in_memory``.
     """
 
-    def __init__(self, root: str | Path, max_shards_in_memory: int = 4) -> None:
+    def __init__(self, root: str | Path, max_shards_in_memory: int | None = None,
+                 memory_budget: int = 4 * 2**30) -> None:
         self.root = Path(root)
         if not is_cache(self.root):
             raise MolgenError("not a molgen dataset cache (no index.json); run `molgen data prepare` first", self.root)
@@ -137,7 +141,10 @@ class MoleculeCache(torch.utils.data.Dataset):
         for n in self.index["shard_sizes"]:
             self._offsets.append(self._offsets[-1] + n)
         self._shards: OrderedDict[int, dict] = OrderedDict()
-        self._max = max_shards_in_memory
+        if max_shards_in_memory is None:
+            on_disk = sum(p.stat().st_size for p in self.root.glob("shard_*.pt"))
+            max_shards_in_memory = len(self.index["shard_sizes"]) if on_disk <= memory_budget else 4
+        self._max = max(1, max_shards_in_memory)
         self.shard_loads = 0  # counts real disk reads; tests use it to show reuse
 
     @property

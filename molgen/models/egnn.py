@@ -1,0 +1,183 @@
+"""E(n)-equivariant graph network (Satorras et al., 2021) as a molecule denoiser.
+
+Atoms carry invariant features h [N, H] and coordinates x [N, 3]; edges carry an invariant state
+e [E, H_e]. Every layer
+
+* builds messages m_ij from h_i, h_j, e_ij and an RBF of |x_i − x_j|;
+* moves atom i by the mean over j of (x_i − x_j) / (|x_i − x_j| + 1) · tanh(φ_x(m_ij)), at most 1 Å
+  per layer, and not at all for context atoms;
+* updates h_i from the mean message and e_ij from a symmetric function of (h_i, h_j).
+
+Coordinates enter only through differences and distances, so the network is equivariant to
+rotations, reflections and translations, and to permutations of atoms.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch_geometric.utils import scatter
+
+from molgen.models.base import Denoiser, DenoiserInput, DenoiserOutput, register_model
+from molgen.models.layers import (
+    GaussianRBF,
+    SymmetricPair,
+    TimeEmbedding,
+    cosine_cutoff,
+    edge_inputs,
+    edge_vectors,
+    mlp,
+    node_inputs,
+    symmetrize_edges,
+)
+
+
+class EGNNLayer(nn.Module):
+    """One EGNN layer with edge states.
+
+    Args:
+        hidden: atom feature size H.
+        edge_dim: edge state size H_e.
+        num_rbf: size of the distance basis.
+        edge_static_dim: size of fixed per-edge features (self-conditioning distances), 0 for none.
+        cutoff: distance, Å, at which messages fade to zero (for radius graphs); None for none.
+    """
+
+    def __init__(
+        self, hidden: int, edge_dim: int, num_rbf: int, edge_static_dim: int, cutoff: float | None
+    ) -> None:
+        super().__init__()
+        self.cutoff = cutoff
+        # first message layer on [h_i, h_j, e, rbf, static], split so the atom parts run per atom
+        self.msg_i = nn.Linear(hidden, hidden)
+        self.msg_j = nn.Linear(hidden, hidden, bias=False)
+        self.msg_e = nn.Linear(edge_dim + num_rbf + edge_static_dim, hidden, bias=False)
+        self.msg_out = nn.Sequential(nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU())
+        self.coord = nn.Linear(hidden, 1)
+        self.norm = nn.LayerNorm(hidden)
+        self.node = mlp(2 * hidden, hidden, hidden)
+        self.pair = SymmetricPair(hidden, edge_dim)
+        self.edge_e = nn.Linear(edge_dim + num_rbf + edge_static_dim, edge_dim, bias=False)
+        self.edge_out = nn.Sequential(nn.SiLU(), nn.Linear(edge_dim, edge_dim))
+
+    def forward(
+        self,
+        h: Tensor,
+        x: Tensor,
+        e: Tensor,
+        static: Tensor,
+        edge_index: Tensor,
+        mobile: Tensor,
+        rbf: GaussianRBF,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Update atoms, coordinates and edges.
+
+        Args:
+            h: [N, H] atom features.
+            x: [N, 3] float, Å.
+            e: [E, H_e] edge states, equal for (i, j) and (j, i).
+            static: [E, S] fixed edge features.
+            edge_index: [2, E] long (source j, target i).
+            mobile: [N, 1] float, 0 for context atoms, 1 otherwise.
+            rbf: the distance basis.
+
+        Returns:
+            h [N, H], x [N, 3] (context rows unchanged bit for bit), e [E, H_e].
+        """
+        src, dst = edge_index
+        n = h.shape[0]
+        vec, dist = edge_vectors(x, edge_index)
+        edge_feat = torch.cat([e, rbf(dist), static], dim=-1)
+        hn = self.norm(h)
+        m = self.msg_out(self.msg_i(hn)[dst] + self.msg_j(hn)[src] + self.msg_e(edge_feat))
+        if self.cutoff is not None:
+            m = m * cosine_cutoff(dist, self.cutoff)
+        step = vec / (dist[:, None] + 1.0) * torch.tanh(self.coord(m))
+        x = x + mobile * scatter(step, dst, dim=0, dim_size=n, reduce="mean")
+        h = h + self.node(torch.cat([hn, scatter(m, dst, dim=0, dim_size=n, reduce="mean")], dim=-1))
+        e = e + self.edge_out(self.pair(h, edge_index) + self.edge_e(edge_feat))
+        return h, x, e
+
+
+@register_model("egnn")
+class EGNN(Denoiser):
+    """EGNN denoiser: ``forward(DenoiserInput) -> DenoiserOutput``.
+
+    Args:
+        num_types: T atom types (inputs have T + 1 columns, the last one "masked").
+        num_charges: C charge classes (inputs C + 1).
+        num_bond_types: K bond classes including "no bond" (inputs K + 1).
+        node_attr_dim: F extra invariant atom features (pocket residue features), 0 for none.
+        hidden: atom feature size.
+        edge_dim: edge state size.
+        num_layers: message-passing layers.
+        num_rbf: Gaussians in the distance basis.
+        rbf_max: last Gaussian centre, Å.
+        cutoff: distance, Å, where messages fade to zero; set it for radius graphs, None for
+            complete graphs.
+        self_condition: accept ``inp.self_cond`` (zeros are used when it is None).
+    """
+
+    def __init__(
+        self,
+        num_types: int,
+        num_charges: int,
+        num_bond_types: int = 5,
+        node_attr_dim: int = 0,
+        hidden: int = 128,
+        edge_dim: int = 32,
+        num_layers: int = 6,
+        num_rbf: int = 16,
+        rbf_max: float = 10.0,
+        cutoff: float | None = None,
+        self_condition: bool = False,
+    ) -> None:
+        super().__init__()
+        self.num_types, self.num_charges, self.num_bond_types = num_types, num_charges, num_bond_types
+        self.node_attr_dim, self.self_condition = node_attr_dim, self_condition
+        sc_nodes = (num_types + num_charges) if self_condition else 0
+        sc_edges = (num_bond_types + num_rbf) if self_condition else 0
+        node_in = num_types + 1 + num_charges + 1 + node_attr_dim + 1 + sc_nodes
+        edge_in = num_bond_types + 1 + sc_edges
+        self.rbf = GaussianRBF(num_rbf, rbf_max)
+        self.time = TimeEmbedding(hidden)
+        self.embed = mlp(node_in + hidden, hidden, hidden)
+        self.embed_edge = mlp(edge_in, edge_dim, edge_dim)
+        static = num_rbf if self_condition else 0
+        self.layers = nn.ModuleList(
+            EGNNLayer(hidden, edge_dim, num_rbf, static, cutoff) for _ in range(num_layers)
+        )
+        self.norm = nn.LayerNorm(hidden)
+        self.type_head = mlp(hidden, hidden, num_types)
+        self.charge_head = mlp(hidden, hidden, num_charges)
+        self.bond_pair = SymmetricPair(hidden, hidden)
+        self.bond_edge = nn.Linear(edge_dim + num_rbf, hidden, bias=False)
+        self.bond_head = nn.Sequential(
+            nn.SiLU(), nn.Linear(hidden, hidden), nn.SiLU(), nn.Linear(hidden, num_bond_types)
+        )
+
+    def forward(self, inp: DenoiserInput) -> DenoiserOutput:
+        """Predict clean coordinates and type, charge and bond logits (shapes in :class:`DenoiserOutput`)."""
+        n, ei = inp.pos.shape[0], inp.edge_index
+        x0 = inp.pos
+        feats = node_inputs(inp, self.node_attr_dim, self.self_condition, self.num_types, self.num_charges)
+        h = self.embed(torch.cat([feats, self.time(inp.t)[inp.batch]], dim=-1))
+        e = self.embed_edge(edge_inputs(inp, self.self_condition, self.rbf, self.num_bond_types))
+        if self.self_condition:
+            static = e.new_zeros(ei.shape[1], self.rbf.centres.numel())
+            if inp.self_cond is not None:
+                static = self.rbf(edge_vectors(inp.self_cond.pos, ei)[1])
+        else:
+            static = e.new_zeros(ei.shape[1], 0)
+        ctx = inp.context_mask
+        mobile = x0.new_ones(n, 1) if ctx is None else (~ctx).to(x0.dtype)[:, None]
+        x = x0
+        for layer in self.layers:
+            h, x, e = layer(h, x, e, static, ei, mobile, self.rbf)
+        if ctx is not None:
+            x = torch.where(ctx[:, None], x0, x)
+        h = self.norm(h)
+        _, dist = edge_vectors(x, ei)
+        pair = self.bond_pair(h, ei) + self.bond_edge(torch.cat([e, self.rbf(dist)], dim=-1))
+        bond_logits = symmetrize_edges(self.bond_head(pair), ei, n)
+        return DenoiserOutput(x, self.type_head(h), self.charge_head(h), bond_logits)

@@ -1,0 +1,253 @@
+"""E(3) and permutation equivariance of both denoisers, in float64 over several seeds.
+
+For a rotation or reflection R and a translation τ: pos_out(R x + τ) = R pos_out(x) + τ and every
+logit is unchanged, to 1e-8. Edges are compared as [N, N, K] tensors so edge order never matters.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from e3nn import o3
+
+from molgen.models import DenoiserOutput, build_model
+from molgen.models.graphs import radius_graph, reverse_edges
+
+MODELS = ("egnn", "e3nn")
+SEEDS = (0, 1, 2)
+TOL = 1e-8
+
+
+def orthogonal(seed: int, reflect: bool) -> torch.Tensor:
+    """Random rotation (det +1), or rotation times a mirror (det −1)."""
+    torch.manual_seed(seed)
+    r = o3.rand_matrix()
+    return r @ torch.diag(torch.tensor([-1.0, 1.0, 1.0])) if reflect else r
+
+
+def max_err(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a - b).detach().abs().nan_to_num(0.0).max()) if a.numel() else 0.0
+
+
+def check_transformed(out, out_t, r, tau, dense, ei, ei_t, n):
+    """out_t was computed on R x + τ; compare with out."""
+    assert max_err(out_t.pos, out.pos @ r.T + tau) < TOL
+    assert max_err(out_t.type_logits, out.type_logits) < TOL
+    assert max_err(out_t.charge_logits, out.charge_logits) < TOL
+    a, b = dense(ei, out.bond_logits, n), dense(ei_t, out_t.bond_logits, n)
+    assert torch.equal(a.isnan(), b.isnan())  # same edge set
+    assert max_err(a, b) < TOL
+
+
+@pytest.mark.parametrize("reflect", [False, True], ids=["rotation", "reflection"])
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("name", MODELS)
+def test_e3_equivariance(name, seed, reflect, tiny_denoiser, mixed_batch, dense_edges):
+    model = tiny_denoiser(name, seed)
+    r, tau = orthogonal(seed, reflect), torch.randn(3) * 5.0
+    inp = mixed_batch.to_input()
+    moved = mixed_batch.to_input()
+    moved.pos = mixed_batch.pos @ r.T + tau
+    out, out_t = model(inp), model(moved)
+    assert torch.linalg.det(r).sign() == (-1 if reflect else 1)
+    check_transformed(out, out_t, r, tau, dense_edges, inp.edge_index, moved.edge_index, inp.pos.shape[0])
+    assert max_err(out.pos, inp.pos) > 1e-3  # the atoms do move
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("name", MODELS)
+def test_permutation_equivariance(name, seed, tiny_denoiser, mixed_batch, dense_edges):
+    model = tiny_denoiser(name, seed)
+    gen = torch.Generator().manual_seed(seed)
+    # permute inside every graph so the batch vector stays sorted
+    perm = torch.cat(
+        [
+            torch.nonzero(mixed_batch.batch == g).flatten()[
+                torch.randperm(int((mixed_batch.batch == g).sum()), generator=gen)
+            ]
+            for g in range(mixed_batch.num_graphs)
+        ]
+    )
+    assert not torch.equal(perm, torch.arange(perm.numel()))
+    sys_p = mixed_batch.permuted(perm)
+    inp, inp_p = mixed_batch.to_input(), sys_p.to_input()
+    out, out_p = model(inp), model(inp_p)
+    n = perm.numel()
+    assert max_err(out_p.pos, out.pos[perm]) < TOL
+    assert max_err(out_p.type_logits, out.type_logits[perm]) < TOL
+    assert max_err(out_p.charge_logits, out.charge_logits[perm]) < TOL
+    a = dense_edges(inp.edge_index, out.bond_logits, n)[perm][:, perm]
+    b = dense_edges(inp_p.edge_index, out_p.bond_logits, n)
+    assert torch.equal(a.isnan(), b.isnan()) and max_err(a, b) < TOL
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_bond_logits_symmetric_bit_for_bit(name, tiny_denoiser, mixed_batch):
+    inp = mixed_batch.to_input()
+    out = tiny_denoiser(name)(inp)
+    rev = reverse_edges(inp.edge_index, inp.pos.shape[0])
+    assert (rev >= 0).all()
+    assert torch.equal(out.bond_logits, out.bond_logits[rev])
+    assert out.bond_logits.std(0).min() > 0  # not a constant per class
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("name", MODELS)
+def test_graph_alone_equals_graph_in_mixed_batch(name, seed, tiny_denoiser, mixed_batch, dense_edges):
+    model = tiny_denoiser(name, seed)
+    inp = mixed_batch.to_input()
+    out = model(inp)
+    n = inp.pos.shape[0]
+    full = dense_edges(inp.edge_index, out.bond_logits, n)
+    for g in range(mixed_batch.num_graphs):
+        sel = (mixed_batch.batch == g).nonzero().flatten()
+        alone = mixed_batch.graph(g)
+        inp_g = alone.to_input()
+        out_g = model(inp_g)
+        assert max_err(out_g.pos, out.pos[sel]) < TOL
+        assert max_err(out_g.type_logits, out.type_logits[sel]) < TOL
+        assert max_err(out_g.charge_logits, out.charge_logits[sel]) < TOL
+        sub = full[sel][:, sel]
+        mine = dense_edges(inp_g.edge_index, out_g.bond_logits, sel.numel())
+        assert torch.equal(sub.isnan(), mine.isnan()) and max_err(sub, mine) < TOL
+    # the per-graph time is used: another time for graph 2 changes graph 2 only
+    inp.t = inp.t.clone()
+    inp.t[2] += 0.3
+    out2 = model(inp)
+    in2 = mixed_batch.batch == 2
+    assert max_err(out2.pos[in2], out.pos[in2]) > 1e-6
+    assert max_err(out2.pos[~in2], out.pos[~in2]) < TOL
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("name", MODELS)
+def test_context_atoms_do_not_move(name, seed, tiny_denoiser, mixed_batch, dense_edges):
+    model = tiny_denoiser(name, seed)
+    gen = torch.Generator().manual_seed(seed)
+    ctx = torch.rand(mixed_batch.pos.shape[0], generator=gen) < 0.5
+    ctx[:3] = torch.tensor([True, False, True])
+    inp = mixed_batch.to_input(context_mask=ctx)
+    out = model(inp)
+    assert torch.equal(out.pos[ctx], inp.pos[ctx])
+    assert ((out.pos[~ctx] - inp.pos[~ctx]).norm(dim=-1) > 1e-4).all()
+    # still equivariant with context atoms present
+    r, tau = orthogonal(seed + 10, reflect=True), torch.randn(3)
+    moved = mixed_batch.to_input(context_mask=ctx)
+    moved.pos = inp.pos @ r.T + tau
+    out_t = model(moved)
+    assert torch.equal(out_t.pos[ctx], moved.pos[ctx])
+    check_transformed(out, out_t, r, tau, dense_edges, inp.edge_index, moved.edge_index, inp.pos.shape[0])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("name", MODELS)
+def test_radius_graph_equivariance(name, seed, tiny_denoiser, system_factory, dense_edges):
+    cutoff = 3.0
+    model = tiny_denoiser(name, seed, cutoff=cutoff)
+    sys_ = system_factory((40, 25), seed, box=8.0)
+    ei = radius_graph(sys_.pos, cutoff, sys_.batch)
+    inp = sys_.to_input(ei)
+    r, tau = orthogonal(seed, reflect=seed % 2 == 1), torch.randn(3) * 3.0
+    moved_pos = sys_.pos @ r.T + tau
+    ei_t = radius_graph(moved_pos, cutoff, sys_.batch)  # edges recomputed from moved coordinates
+    sys_.pos = moved_pos
+    moved = sys_.to_input(ei_t)
+    out, out_t = model(inp), model(moved)
+    n = moved_pos.shape[0]
+    assert 0 < ei.shape[1] < n * (n - 1) // 2  # a proper, sparse radius graph
+    check_transformed(out, out_t, r, tau, dense_edges, ei, ei_t, n)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("name", MODELS)
+def test_self_conditioning_equivariance(name, seed, tiny_denoiser, mixed_batch, dense_edges):
+    model = tiny_denoiser(name, seed, self_condition=True)
+    inp = mixed_batch.to_input()
+    n, e = inp.pos.shape[0], inp.edge_index.shape[1]
+    gen = torch.Generator().manual_seed(seed)
+    bond = torch.randn(e, 5, generator=gen)
+    rev = reverse_edges(inp.edge_index, n)
+    prev = DenoiserOutput(
+        pos=inp.pos + 0.5 * torch.randn(n, 3, generator=gen),
+        type_logits=torch.randn(n, 5, generator=gen),
+        charge_logits=torch.randn(n, 3, generator=gen),
+        bond_logits=bond + bond[rev],
+    )
+    inp.self_cond = prev
+    out = model(inp)
+    assert max_err(out.pos, model(mixed_batch.to_input()).pos) > 1e-6  # self-conditioning is used
+    r, tau = orthogonal(seed, reflect=seed != 1), torch.randn(3) * 2.0
+    moved = mixed_batch.to_input()
+    moved.pos = inp.pos @ r.T + tau
+    moved.self_cond = DenoiserOutput(
+        prev.pos @ r.T + tau, prev.type_logits, prev.charge_logits, prev.bond_logits
+    )
+    check_transformed(out, model(moved), r, tau, dense_edges, inp.edge_index, moved.edge_index, n)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_outputs_depend_on_atom_types(name, tiny_denoiser, mixed_batch):
+    model = tiny_denoiser(name)
+    inp = mixed_batch.to_input()
+    out = model(inp)
+    changed = mixed_batch.graph(0)  # same molecules, with atom 0 of graph 0 of another type
+    mixed_batch.atom = mixed_batch.atom.clone()
+    mixed_batch.atom[0] = (mixed_batch.atom[0] + 1) % 6
+    out2 = model(mixed_batch.to_input())
+    g0 = mixed_batch.batch == 0
+    for a, b in (
+        (out.pos, out2.pos),
+        (out.type_logits, out2.type_logits),
+        (out.charge_logits, out2.charge_logits),
+    ):
+        assert max_err(a[g0][1:], b[g0][1:]) > 1e-6  # neighbours of atom 0 see the change
+        assert max_err(a[~g0], b[~g0]) == 0.0  # other graphs do not
+    assert max_err(out.bond_logits, out2.bond_logits) > 1e-6
+    assert changed.pos.shape[0] == int(g0.sum())
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_gradients_flow_and_are_correct(name, tiny_denoiser, system_factory):
+    model = tiny_denoiser(name)
+    sys_ = system_factory((4, 3), seed=7)
+    inp = sys_.to_input()
+    out = model(inp)
+    loss = out.pos.square().sum() + out.bond_logits.square().mean()
+    loss = loss + out.type_logits.logsumexp(-1).sum() + out.charge_logits.logsumexp(-1).sum()
+    loss.backward()
+    grads = {k: p.grad for k, p in model.named_parameters()}
+    assert all(g is not None and torch.isfinite(g).all() for g in grads.values())
+    live = sum(float(g.abs().sum()) > 0 for g in grads.values())
+    assert live >= 0.9 * len(grads), f"only {live}/{len(grads)} parameter tensors get a gradient"
+
+    # analytic gradients w.r.t. coordinates match finite differences (on random projections of
+    # every output, which keeps the number of backward passes small)
+    gen = torch.Generator().manual_seed(3)
+    weights = [
+        torch.randn(x.shape, generator=gen)
+        for x in (out.pos, out.type_logits, out.charge_logits, out.bond_logits)
+    ]
+
+    def f(pos):
+        inp.pos = pos
+        o = model(inp)
+        outs = (o.pos, o.type_logits, o.charge_logits, o.bond_logits)
+        return torch.stack([(w * x).sum() for w, x in zip(weights, outs)])
+
+    assert torch.autograd.gradcheck(f, (sys_.pos.clone().requires_grad_(),), eps=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_default_model_shapes_and_errors(name, mixed_batch):
+    model = build_model(name, num_types=5, num_charges=3).double()
+    inp = mixed_batch.to_input()
+    inp.node_attr = None
+    out = model(inp)
+    n, e = inp.pos.shape[0], inp.edge_index.shape[1]
+    assert out.pos.shape == (n, 3) and out.type_logits.shape == (n, 5)
+    assert out.charge_logits.shape == (n, 3) and out.bond_logits.shape == (e, 5)
+    with pytest.raises(ValueError, match="self_condition=False"):
+        inp.self_cond = out
+        model(inp)
+    with pytest.raises(ValueError, match="node_attr_dim=0"):
+        model(mixed_batch.to_input())
