@@ -42,7 +42,7 @@ def data_prepare(
     vocab: str = typer.Option("drug", "--vocab", help="Element vocabulary for sdf/moses/complexes."),
     cutoff: float = typer.Option(8.0, "--cutoff", help="complexes: pocket cutoff around the ligand, Å."),
     ca_only: bool = typer.Option(False, "--ca-only", help="complexes: pocket as Cα atoms only."),
-    workers: int = typer.Option(0, "--workers", help="moses: processes for 3D embedding (0 = all cores)."),
+    workers: int = typer.Option(0, "--workers", help="qm9/moses: worker processes (0 = all cores)."),
     seed: int = typer.Option(0, "--seed", help="Seed for splits and conformer embedding."),
     download: bool = typer.Option(False, "--download", help="qm9: download the official archive if no input."),
 ) -> None:
@@ -184,6 +184,47 @@ def dock_cmd(
                           cpu=cpu, scoring=scoring, receptor_method=receptor_prep)
     _print_json({k: summary[k] for k in ("mode", "num_ligands", "num_ok", "num_failed", "best_kcal_mol",
                                          "failures", "timings_s", "files")})
+
+
+@app.command("run")
+def run_cmd(
+    workflow: Path = typer.Argument(..., help="Workflow YAML (workflows/*.yaml), or a run directory."),
+    overrides: list[str] = typer.Argument(None, help="Dotted overrides: seed=1 steps.generate.num=1000 "
+                                                     "(steps by name)."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run directory (default: out_dir of the file)."),
+    shard: Optional[str] = typer.Option(None, "--shard", help="I/N: compute only the chunks k with k mod N = I "
+                                        "(default: SLURM_ARRAY_TASK_ID/COUNT); then `molgen merge RUN_DIR`."),
+    executor: Optional[str] = typer.Option(None, "--executor", help="local | dask (default: the file's executor)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", help="Dask scheduler address, e.g. tcp://host:8786."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run directory even if its settings "
+                                                        "changed (changed steps are recomputed)."),
+) -> None:
+    """Run a workflow: steps in order, complete work skipped; RUN_DIR/final.sdf and final.csv."""
+    from molgen.pipeline import RunFailed, load_workflow, parse_shard, run_workflow
+    from molgen.pipeline.summary import print_summary
+
+    if executor not in (None, "local", "dask"):
+        raise MolgenError(f"--executor must be local or dask, not {executor!r}")
+    path = workflow
+    if workflow.is_dir() and (workflow / "workflow.yaml").is_file():  # a run directory: its resolved workflow
+        path, out = workflow / "workflow.yaml", out or workflow
+    wf = load_workflow(path, overrides or [], out_dir=None if out is None else out.resolve())
+    result = run_workflow(wf, parse_shard(shard), executor, scheduler, resume)
+    print_summary(result)
+    if result.error:
+        raise RunFailed(f"{result.error} (see {result.run_dir / 'manifest.json'})")
+
+
+@app.command("merge")
+def merge_cmd(run_dir: Path = typer.Argument(..., help="Run directory written by `molgen run --shard I/N`.")) -> None:
+    """Combine the shards of a run: check every chunk is there, write final.sdf/final.csv and the report."""
+    from molgen.pipeline import RunFailed, merge_run
+    from molgen.pipeline.summary import print_summary
+
+    result = merge_run(run_dir)
+    print_summary(result)
+    if result.error:
+        raise RunFailed(f"{result.error} (see {result.run_dir / 'manifest.json'})")
 
 
 def main(argv: list[str] | None = None) -> None:

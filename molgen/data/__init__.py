@@ -34,7 +34,7 @@ def prepare_dataset(
         from molgen.data.qm9 import prepare_qm9
 
         source = inputs[0] if inputs else None
-        return prepare_qm9(out, source=source, limit=limit, seed=seed, download=download)
+        return prepare_qm9(out, source=source, limit=limit, seed=seed, download=download, workers=workers or None)
     if not inputs:
         raise MolgenError(f"`molgen data prepare {kind}` needs at least one input path")
     if kind == "sdf":
