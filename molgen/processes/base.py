@@ -1,0 +1,385 @@
+"""The generative-process interface, the parts diffusion and flow matching share, and the registry.
+
+A process moves a :class:`~molgen.processes.state.MolState` between noise (t = 0) and data (t = 1).
+Every continuous variable follows x_t = a(t) x_1 + b(t) ε (diffusion: a = alpha, b = sigma; flow:
+a = t, b = 1 − t); categorical variables follow :mod:`molgen.processes.discrete`, or, with
+``discrete="continuous"``, the continuous process on one-hot vectors scaled by ``onehot_scale``
+(EDM's relaxation, Hoogeboom et al. 2022), decoded by argmax at the end.
+
+Coordinates. Only free atoms move. Their noise ε is standard normal with the free atoms' per-graph
+mean removed (scatter with ``dim_size = num_graphs``), placed at ``center``: for a graph without
+fixed atoms this is the zero-centre-of-mass subspace (EDM), since its data has free-atom CoM at
+``center`` (see ``MolState.from_batch``); for a graph with fixed atoms (pocket, fragment) the
+free atoms' noise is centred on ``center`` and the free atoms' CoM moves deterministically with t.
+For graphs without fixed atoms the predicted clean coordinates are projected onto the same subspace
+(CoM = center) before they enter a step or the loss (EDM removes the mean of the network output).
+
+Fixed atoms (context and inpainted fragment) stay at their clean values at every t, in ``corrupt``
+and in every sampler step: the model is trained conditionally on them (as DiffSBDD's conditional
+model). Re-noising them to the current level (RePaint) is not implemented; it would need an
+unconditionally trained model.
+
+Loss. Per item, then a mean over each graph's free items, then a mean over the graphs that have
+free items: coordinates as w(t) |x̂ − x|² (Å², summed over xyz; w from the subclass), categorical
+variables as cross-entropy of the logits against the data class (also in the continuous mode: the
+posterior mean of a one-hot vector is the class distribution, so cross-entropy trains the same
+denoiser as EDM's squared error on h). Bond logits of the two directions of a pair are averaged.
+Context and fixed items never enter the loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from molgen.chem.vocab import NUM_BOND_TYPES
+from molgen.models.base import DenoiserInput, DenoiserOutput
+from molgen.processes.discrete import Categorical
+from molgen.processes.state import MolState, masked_graph_mean
+
+#: (MolState field, DenoiserOutput logits field, loss key) of the three categorical variables.
+CLASS_FIELDS = (
+    ("atom_type", "type_logits", "type"),
+    ("charge", "charge_logits", "charge"),
+    ("bond", "bond_logits", "bond"),
+)
+DEFAULT_LOSS_WEIGHTS = {"pos": 1.0, "type": 0.4, "charge": 0.4, "bond": 1.0}
+
+Denoise = Callable[[MolState, float], DenoiserOutput]
+
+
+class GenerativeProcess:
+    """Base class of the continuous-time generative processes (t = 0 noise, t = 1 data).
+
+    Args:
+        num_types: T atom types.
+        num_charges: C charge classes.
+        num_bond_types: K bond classes (class 0 = no bond).
+        discrete: ``masked`` (absorbing state, default), ``uniform`` or ``continuous`` (one-hot
+            relaxation noised like the coordinates).
+        discrete_schedule: kappa(t) of the discrete modes, ``linear`` or ``cosine``.
+        onehot_scale: factor on one-hot vectors in the continuous mode (EDM divides one-hot types
+            by 4, hence 0.25).
+        loss_weights: weights of ``pos``, ``type``, ``charge``, ``bond`` in ``loss``; missing keys
+            keep their defaults (1.0, 0.4, 0.4, 1.0).
+        time_dist: training time distribution, ``uniform`` on [0, 1) or ``logit_normal``
+            (sigmoid of N(0, 1), Esser et al. 2024).
+    """
+
+    name = "base"
+
+    def __init__(
+        self,
+        num_types: int,
+        num_charges: int,
+        num_bond_types: int = NUM_BOND_TYPES,
+        *,
+        discrete: str = "masked",
+        discrete_schedule: str = "linear",
+        onehot_scale: float = 0.25,
+        loss_weights: dict[str, float] | None = None,
+        time_dist: str = "uniform",
+    ) -> None:
+        self.num_classes = {"atom_type": num_types, "charge": num_charges, "bond": num_bond_types}
+        self.continuous_classes = discrete == "continuous"
+        self.onehot_scale = onehot_scale
+        self.cat = (
+            {}
+            if self.continuous_classes
+            else {f: Categorical(k, discrete, discrete_schedule) for f, k in self.num_classes.items()}
+        )
+        unknown = set(loss_weights or {}) - set(DEFAULT_LOSS_WEIGHTS)
+        if unknown:
+            raise ValueError(
+                f"unknown loss weight(s) {sorted(unknown)}; known: {sorted(DEFAULT_LOSS_WEIGHTS)}"
+            )
+        self.loss_weights = {**DEFAULT_LOSS_WEIGHTS, **(loss_weights or {})}
+        if time_dist not in ("uniform", "logit_normal"):
+            raise ValueError(f"unknown time_dist {time_dist!r}; choose uniform or logit_normal")
+        self.time_dist = time_dist
+
+    # ---- what a subclass defines -------------------------------------------------------------
+    def coefficients(self, t: Tensor) -> tuple[Tensor, Tensor]:
+        """(a(t), b(t)) of x_t = a x_1 + b ε, same shape as ``t``."""
+        raise NotImplementedError
+
+    def time_grid(self, steps: int, device: torch.device | str | None = None) -> Tensor:
+        """[steps + 1] float64 times from exactly 0 to exactly 1."""
+        raise NotImplementedError
+
+    def _continuous_step(
+        self, x: Tensor, x_hat: Tensor, t: float, s: float, noise: Callable[[], Tensor]
+    ) -> Tensor:
+        """Move a continuous variable from t to s given the clean prediction; ``noise()`` draws fresh ε."""
+        raise NotImplementedError
+
+    def _pos_weight(self, t: Tensor) -> Tensor:
+        """[B] weight of the coordinate loss."""
+        raise NotImplementedError
+
+    def _couple(self, clean: MolState, eps: Tensor) -> Tensor:
+        """Hook for couplings of prior noise and data (flow OT); identity here."""
+        return eps
+
+    # ---- shared machinery ----------------------------------------------------------------------
+    def sample_time(
+        self,
+        num_graphs: int,
+        device: torch.device | str | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Training times ``[B]`` in [0, 1)."""
+        if self.time_dist == "logit_normal":
+            z = torch.randn(num_graphs, generator=generator, device=device)
+            return torch.sigmoid(z).clamp(max=1 - 1e-6)
+        return torch.rand(num_graphs, generator=generator, device=device)
+
+    def _items(self, state: MolState, field: str) -> tuple[Tensor, Tensor]:
+        """(graph index, fixed mask) of the items of a class field: atoms, or pairs for bonds."""
+        if field == "bond":
+            return state.pair_batch, state.pair_fixed
+        return state.batch, state.fixed
+
+    def pos_noise(self, state: MolState, generator: torch.Generator | None = None) -> Tensor:
+        """[N, 3] standard normal noise on free atoms minus each graph's free-atom mean; 0 on fixed atoms."""
+        eps = torch.randn(
+            state.pos.shape, generator=generator, dtype=state.pos.dtype, device=state.pos.device
+        )
+        free = ~state.fixed
+        mean, _ = masked_graph_mean(eps, state.batch, free, state.num_graphs)
+        return torch.where(free[:, None], eps - mean[state.batch], torch.zeros_like(eps))
+
+    def project(self, pos: Tensor, state: MolState) -> Tensor:
+        """Shift the free atoms of graphs without fixed atoms so their CoM is ``center``: [N, 3]."""
+        mean, _ = masked_graph_mean(pos, state.batch, ~state.fixed, state.num_graphs)
+        shift = torch.where(state.anchored[:, None], torch.zeros_like(mean), mean - state.center)
+        return torch.where(state.fixed[:, None], pos, pos - shift[state.batch])
+
+    def represent(self, classes: Tensor, field: str) -> Tensor:
+        """Clean classes ``[M]`` long in this process's representation (long, or scaled one-hot floats)."""
+        if not self.continuous_classes:
+            return classes
+        return self.onehot_scale * F.one_hot(classes, self.num_classes[field]).float()
+
+    def _class_noise(self, state: MolState, field: str, generator: torch.Generator | None) -> Tensor:
+        n, k = getattr(state, field).shape[0], self.num_classes[field]
+        if self.continuous_classes:
+            return torch.randn(n, k, generator=generator, dtype=state.pos.dtype, device=state.pos.device)
+        return self.cat[field].prior(n, state.pos.device, generator)
+
+    def impose_fixed(self, state: MolState, template: MolState) -> MolState:
+        """Fixed atoms (pos, classes) and fixed pairs (bond; 0 on context pairs) set from a clean template."""
+        changes = {"pos": torch.where(state.fixed[:, None], template.pos.to(state.pos.dtype), state.pos)}
+        for field, _, _ in CLASS_FIELDS:
+            _, fixed = self._items(state, field)
+            clean = self.represent(getattr(template, field), field)
+            cur = getattr(state, field)
+            m = fixed if cur.dim() == 1 else fixed[:, None]
+            changes[field] = torch.where(m, clean.to(cur.dtype), cur)
+        return state.replace(**changes)
+
+    def prior(self, template: MolState, generator: torch.Generator | None = None) -> MolState:
+        """The state at t = 0: free atoms' coordinates ``center + ε`` (ε from :meth:`pos_noise`),
+        classes from the categorical prior (masked / uniform) or N(0, I) (continuous); fixed atoms
+        and pairs from ``template``. Draw order (coordinates first) matches :meth:`corrupt`.
+        """
+        eps = self.pos_noise(template, generator)
+        state = template.replace(pos=template.center[template.batch] + eps)
+        for field, _, _ in CLASS_FIELDS:
+            state = state.replace(**{field: self._class_noise(template, field, generator)})
+        return self.impose_fixed(state, template)
+
+    def corrupt(self, clean: MolState, t: Tensor, generator: torch.Generator | None = None) -> MolState:
+        """Noisy state at time t: x_t = center + a(t) (x_1 − center) + b(t) ε on free atoms.
+
+        Args:
+            clean: data state, classes as long.
+            t: [B] float in [0, 1].
+
+        Returns:
+            The state at t in this process's representation; fixed atoms and pairs clean.
+        """
+        rel = clean.pos - clean.center[clean.batch]
+        eps = self._couple(clean, self.pos_noise(clean, generator))
+        a, b = self.coefficients(t.to(clean.pos.dtype)[clean.batch])
+        pos = clean.pos + (a - 1)[:, None] * rel + b[:, None] * eps  # exact data where a = 1, b = 0
+        changes = {"pos": pos}
+        for field, _, _ in CLASS_FIELDS:
+            index, _ = self._items(clean, field)
+            x1 = getattr(clean, field)
+            if self.continuous_classes:
+                noise = self._class_noise(clean, field, generator)
+                at, bt = self.coefficients(t.to(noise.dtype)[index])
+                changes[field] = at[:, None] * self.represent(x1, field).to(noise.dtype) + bt[:, None] * noise
+            else:
+                changes[field] = self.cat[field].corrupt(x1, t[index], generator)
+        return self.impose_fixed(clean.replace(**changes), clean)
+
+    def _features(self, x: Tensor, k: int) -> Tensor:
+        """[M, K + 1] network features: one-hot with a "masked" last column, or continuous + zero column."""
+        if x.dim() == 1:
+            return F.one_hot(x, k + 1).float()
+        return torch.cat([x, torch.zeros_like(x[:, :1])], -1)
+
+    def model_input(
+        self, state: MolState, t: Tensor, self_cond: DenoiserOutput | None = None
+    ) -> DenoiserInput:
+        """The network's view of a state: directed complete graph ``[2, 2U] = cat(pairs, pairs.flip(0))``,
+        features with the masked column, ``context_mask = fixed`` (all held atoms)."""
+        dtype = state.pos.dtype
+        e = self._features(state.bond, self.num_classes["bond"]).to(dtype)
+        return DenoiserInput(
+            pos=state.pos,
+            h_type=self._features(state.atom_type, self.num_classes["atom_type"]).to(dtype),
+            h_charge=self._features(state.charge, self.num_classes["charge"]).to(dtype),
+            edge_index=torch.cat([state.pairs, state.pairs.flip(0)], 1),
+            e_bond=torch.cat([e, e], 0),
+            t=t.to(dtype),
+            batch=state.batch,
+            num_graphs=state.num_graphs,
+            context_mask=state.fixed,
+            node_attr=state.node_attr,
+            self_cond=self_cond,
+        )
+
+    @staticmethod
+    def pair_logits(bond_logits: Tensor, num_pairs: int) -> Tensor:
+        """[2U, K] directed-edge logits -> [U, K] pair logits (mean of the two directions)."""
+        return 0.5 * (bond_logits[:num_pairs] + bond_logits[num_pairs:])
+
+    def _logits(self, out: DenoiserOutput, state: MolState, logit_field: str) -> Tensor:
+        x = getattr(out, logit_field)
+        return self.pair_logits(x, state.pairs.shape[1]) if logit_field == "bond_logits" else x
+
+    @staticmethod
+    def _graph_mean(values: Tensor, index: Tensor, mask: Tensor, num_graphs: int) -> Tensor:
+        """Mean over each graph's masked items, then over graphs with at least one item: scalar."""
+        mean, count = masked_graph_mean(values[:, None], index, mask, num_graphs)
+        has = count > 0
+        if not has.any():
+            return values.sum() * 0.0
+        return mean[has, 0].mean()
+
+    def loss(self, out: DenoiserOutput, clean: MolState, noisy: MolState, t: Tensor) -> dict[str, Tensor]:
+        """Training losses (scalars): ``loss`` (weighted sum), ``loss_pos`` (Å², weighted by w(t)),
+        ``loss_type``, ``loss_charge``, ``loss_bond`` (cross-entropy, nats).
+
+        Args:
+            out: network output on ``model_input(noisy, t)``.
+            clean: the data state (classes long).
+            noisy: the state the network saw (``corrupt(clean, t)``); the targets here do not depend
+                on it, it is part of the interface for processes whose targets do.
+            t: [B] float.
+        """
+        free = ~clean.fixed
+        x_hat = self.project(out.pos, clean)
+        err = (x_hat - clean.pos).pow(2).sum(-1) * self._pos_weight(t.to(out.pos.dtype))[clean.batch]
+        losses = {"loss_pos": self._graph_mean(err, clean.batch, free, clean.num_graphs)}
+        for field, logit_field, key in CLASS_FIELDS:
+            index, fixed = self._items(clean, field)
+            ce = F.cross_entropy(
+                self._logits(out, clean, logit_field), getattr(clean, field), reduction="none"
+            )
+            losses[f"loss_{key}"] = self._graph_mean(ce, index, ~fixed, clean.num_graphs)
+        w = self.loss_weights
+        losses["loss"] = sum(w[k] * losses[f"loss_{k}"] for k in ("pos", "type", "charge", "bond"))
+        return losses
+
+    def _continuous_parts(
+        self, state: MolState, out: DenoiserOutput
+    ) -> dict[str, tuple[Tensor, Tensor, Tensor, Tensor]]:
+        """name -> (current value, clean prediction, free mask [M], origin) of every continuous variable.
+
+        Coordinates are given relative to ``center`` (origin = center per atom): the diffusion
+        update scales them, which is only translation-equivariant about the frame's centre.
+        """
+        c = state.center[state.batch]
+        parts = {"pos": (state.pos - c, self.project(out.pos, state) - c, ~state.fixed, c)}
+        if self.continuous_classes:
+            for field, logit_field, _ in CLASS_FIELDS:
+                _, fixed = self._items(state, field)
+                probs = torch.softmax(self._logits(out, state, logit_field).to(state.pos.dtype), -1)
+                x = getattr(state, field)
+                parts[field] = (x, self.onehot_scale * probs, ~fixed, torch.zeros_like(x))
+        return parts
+
+    def _noise_for(
+        self, name: str, state: MolState, generator: torch.Generator | None
+    ) -> Callable[[], Tensor]:
+        if name == "pos":
+            return lambda: self.pos_noise(state, generator)
+        return lambda: self._class_noise(state, name, generator)
+
+    def step(
+        self,
+        state: MolState,
+        out: DenoiserOutput,
+        t: float,
+        t_next: float,
+        generator: torch.Generator | None = None,
+        denoise: Denoise | None = None,
+    ) -> MolState:
+        """One sampler step from t to t_next (> t) given the network output at (state, t).
+
+        Continuous variables move by the subclass's update; categorical ones jump as in
+        :mod:`molgen.processes.discrete`. Fixed atoms and pairs do not move. ``denoise(state, t)``
+        evaluates the network again (used by second-order integrators only).
+        """
+        changes = {}
+        for name, (x, x_hat, free, origin) in self._continuous_parts(state, out).items():
+            x_new = self._continuous_step(
+                x, x_hat, float(t), float(t_next), self._noise_for(name, state, generator)
+            )
+            changes[name] = torch.where(free[:, None], x_new + origin, getattr(state, name))
+        for field, logit_field, _ in () if self.continuous_classes else CLASS_FIELDS:
+            _, fixed = self._items(state, field)
+            x = getattr(state, field)
+            new = self.cat[field].step(
+                x, self._logits(out, state, logit_field), float(t), float(t_next), generator
+            )
+            changes[field] = torch.where(fixed, x, new)
+        return state.replace(**changes)
+
+    def finalize(self, state: MolState, out: DenoiserOutput | None = None) -> MolState:
+        """Final state with class indices: argmax of continuous class vectors; masked tokens left
+        (none after a step to t = 1) decoded by the argmax of ``out``'s logits."""
+        changes = {}
+        for field, logit_field, _ in CLASS_FIELDS:
+            x = getattr(state, field)
+            if x.dim() == 2:
+                changes[field] = x.argmax(-1)
+            else:
+                logits = None if out is None else self._logits(out, state, logit_field)
+                changes[field] = self.cat[field].finalize(x, logits)
+        return state.replace(**changes)
+
+
+PROCESSES: dict[str, type[GenerativeProcess]] = {}
+
+
+def register_process(name: str) -> Callable[[type[GenerativeProcess]], type[GenerativeProcess]]:
+    """Class decorator: make a process available as ``process: {name: NAME}`` in configs."""
+
+    def deco(cls: type[GenerativeProcess]) -> type[GenerativeProcess]:
+        cls.name = name
+        PROCESSES[name] = cls
+        return cls
+
+    return deco
+
+
+def build_process(name: str, num_types: int, num_charges: int, **kwargs) -> GenerativeProcess:
+    """Instantiate a registered process by name with the ``process:`` section's keyword arguments."""
+    import molgen.processes  # noqa: F401  (registers diffusion and flow)
+
+    try:
+        cls = PROCESSES[name]
+    except KeyError:
+        raise ValueError(f"unknown process {name!r}; known: {sorted(PROCESSES)}") from None
+    try:
+        return cls(num_types, num_charges, **kwargs)
+    except TypeError as err:
+        raise ValueError(f"process {name!r}: {err}") from None

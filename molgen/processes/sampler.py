@@ -1,0 +1,57 @@
+"""The sampling loop: prior, then one process step per interval of the time grid."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from molgen.models.base import DenoiserInput, DenoiserOutput
+from molgen.processes.base import GenerativeProcess
+from molgen.processes.state import MolState
+
+
+@torch.no_grad()
+def sample(
+    denoiser: Callable[[DenoiserInput], DenoiserOutput],
+    process: GenerativeProcess,
+    template: MolState,
+    steps: int,
+    self_condition: bool = False,
+    generator: torch.Generator | None = None,
+    progress: bool = False,
+) -> MolState:
+    """Draw one sample per graph of ``template`` by integrating ``process`` from t = 0 to t = 1.
+
+    Args:
+        denoiser: network (or any callable) ``DenoiserInput -> DenoiserOutput``.
+        process: the generative process.
+        template: state shell (``MolState.template``): sizes, fixed/context atoms, centre.
+        steps: number of grid intervals (network calls: ``steps``; ``heun`` adds one per interval
+            except the last).
+        self_condition: feed the previous prediction back as ``DenoiserInput.self_cond``.
+        generator: random generator for the prior and every step.
+        progress: show a progress bar.
+
+    Returns:
+        The final state with class indices (``process.finalize``); fixed atoms equal the template's.
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    device = template.pos.device
+    grid = process.time_grid(steps, device).tolist()
+    state = process.prior(template, generator)
+    prev: DenoiserOutput | None = None
+
+    def denoise(st: MolState, t: float) -> DenoiserOutput:
+        tt = torch.full((st.num_graphs,), t, dtype=st.pos.dtype, device=device)
+        return denoiser(process.model_input(st, tt, prev if self_condition else None))
+
+    for t, t_next in tqdm(list(itertools.pairwise(grid)), desc="sampling", disable=not progress):
+        out = denoise(state, t)
+        prev = out.detach()  # self-conditions the next call (and heun's second call at t_next)
+        state = process.step(state, out, t, t_next, generator=generator, denoise=denoise)
+        state = process.impose_fixed(state, template)
+    return process.finalize(state, prev)
