@@ -1,0 +1,111 @@
+"""The report: written by the workflow's report step, self-contained, with the tables and plots."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+from html.parser import HTMLParser
+
+from molgen.analysis import load_run, write_html_report
+from molgen.pipeline import write_report
+
+
+class _Page(HTMLParser):
+    """Every src/href value, the text of table cells, and the headings."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.links, self.cells, self.headings, self.tables = [], [], [], 0
+        self._in = None
+
+    def handle_starttag(self, tag, attrs):
+        self.links += [v for k, v in attrs if k in ("src", "href") and v is not None]
+        self.tables += tag == "table"
+        self._in = tag if tag in ("td", "th", "h1", "h2", "h3") else None
+
+    def handle_data(self, data):
+        if self._in in ("td", "th"):
+            self.cells.append(data)
+        elif self._in in ("h1", "h2", "h3"):
+            self.headings.append(data)
+
+
+def _parse(text: str) -> _Page:
+    page = _Page()
+    page.feed(text)
+    return page
+
+
+def assert_self_contained(text: str) -> _Page:
+    page = _parse(text)
+    for link in page.links:
+        assert link.startswith(("data:", "#")), f"external reference: {link[:80]}"
+    assert not re.search(r"<(script|link|iframe|object)\b", text, re.IGNORECASE)
+    assert not re.search(r"url\(", text) and "@import" not in text
+    for uri in (u for u in page.links if u.startswith("data:")):
+        assert uri.startswith(("data:image/png;base64,", "data:image/svg+xml;base64,"))
+        raw = base64.b64decode(uri.split(",", 1)[1], validate=True)
+        assert raw[:8] == b"\x89PNG\r\n\x1a\n" or b"<svg" in raw
+    return page
+
+
+def test_report_step_writes_the_rich_report(quick_dir):
+    m = json.loads((quick_dir / "manifest.json").read_text())
+    outputs = m["steps"]["report"]["outputs"]
+    assert m["steps"]["report"]["status"] == "complete" and outputs["html"] == str(quick_dir / "report.html")
+    text = (quick_dir / "report.html").read_text()
+    page = assert_self_contained(text)
+    # the summary tables: steps, validation metrics with their values, checks
+    metrics = json.loads((quick_dir / "steps" / "validate" / "metrics.json").read_text())
+    assert "<table>" in text and page.tables >= 4
+    assert {"Steps", "Validation: validate", "Metrics", "Checks (pass rate)"} <= set(page.headings)
+    for key in ("n_input", "atom_stable_edm", "mol_stable_edm", "valid", "pb_valid"):
+        assert key in page.cells
+    assert f"{metrics['atom_stable_edm']:.3f}" in page.cells and "16" in page.cells
+    # the plots, embedded: summary, properties, bond lengths, bond angles; the molecule grid
+    pngs = [u for u in page.links if u.startswith("data:image/png")]
+    assert len(pngs) >= 4 and all(len(u) > 5000 for u in pngs)
+    assert any(u.startswith("data:image/svg+xml") for u in page.links)
+    assert 'alt="property distributions"' in text and 'alt="bond lengths"' in text
+    # report.json: the summary, as before
+    report = json.loads((quick_dir / "report.json").read_text())
+    assert [s["name"] for s in report["steps"]] == ["generate", "validate", "report"]
+    assert report["validation"]["validate"]["summary"]["n_input"] == 16 and report["status"] == "complete"
+
+
+def test_report_of_a_docking_run(pocket_dir):
+    text = (pocket_dir / "report.html").read_text()
+    page = assert_self_contained(text)
+    assert "Docking: dock" in page.headings and 'alt="Vina scores"' in text
+    assert "best_kcal_mol" in page.cells and "ligand is outside the docking box" in " ".join(page.cells)
+    assert any(h.startswith("Best molecules") and "vina_kcal_mol" in h for h in page.headings)
+    report = json.loads((pocket_dir / "report.json").read_text())
+    assert report["docking"]["dock"]["num_ok"] == 4 and report["docking"]["dock"]["num_failed"] == 1
+
+
+def test_report_elsewhere_survives_a_failing_plot(quick_dir, tmp_path, monkeypatch):
+    from molgen.analysis import plots
+
+    def boom(*a, **k):
+        raise RuntimeError("no luck")
+
+    monkeypatch.setattr(plots, "plot_property_distributions", boom)
+    out = write_html_report(load_run(quick_dir), tmp_path / "r" / "copy.html")
+    text = out.read_text()
+    assert "Validation: validate" in text and 'alt="bond lengths"' in text
+    assert "property plot: not drawn (no luck)" in text
+
+
+def test_report_of_a_failed_run(quick_dir, tmp_path):
+    """A run whose validate step failed: the steps table says so; no validation section."""
+    shutil.copytree(quick_dir, dst := tmp_path / "failed")
+    m = json.loads((dst / "manifest.json").read_text())
+    m["status"] = "failed"
+    m["steps"]["validate"].update(status="failed", error="step 'validate' failed: boom")
+    (dst / "manifest.json").write_text(json.dumps(m))
+    text = write_report(dst).read_text()
+    page = assert_self_contained(text)
+    assert "failed" in page.cells and "step 'validate' failed: boom" in page.cells
+    assert "Validation: validate" not in page.headings
