@@ -1,0 +1,92 @@
+"""Each geometry/chemistry check: a passing and a failing fixture (protein checks: test_protein.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from rdkit import Chem
+
+from molgen.validation.checks import CHECKS
+
+# check name -> (passing fixture in `mols`, failing fixture in `distorted`)
+GEOMETRY_CASES = {
+    "bond_lengths": ("butane", "stretched_bond"),
+    "bond_angles": ("butane", "squashed_angle"),
+    "no_internal_clash": ("heptane", "clash"),
+    "aromatic_ring_flatness": ("toluene", "bent_ring"),
+    "double_bond_flatness": ("butene", "twisted_double_bond"),
+    "non_aromatic_ring_non_flatness": ("cyclohexane", "flat_cyclohexane"),
+    "internal_energy": ("paracetamol", "strained"),
+    "strain_energy": ("paracetamol", "strained"),
+}
+
+
+def test_registry_lists_every_check_once_with_a_description():
+    assert len(CHECKS) == 15
+    assert all(c.description for c in CHECKS.values())
+    assert [n for n, c in CHECKS.items() if not c.pb] == ["strain_energy"]
+    assert {n for n, c in CHECKS.items() if c.protein} == {"protein_max_distance", "no_protein_clash",
+                                                           "no_volume_clash"}
+
+
+@pytest.mark.parametrize("name", list(GEOMETRY_CASES))
+def test_geometry_check_passes_and_fails(name, mols, distorted, run_check):
+    good, bad = GEOMETRY_CASES[name]
+    assert run_check(name, mols[good], n_conformers=10)[name] is True
+    assert run_check(name, distorted[bad], n_conformers=10)[name] is False
+
+
+def test_failing_fixtures_break_only_what_they_distort(distorted, run_check):
+    """The clash, ring and double-bond fixtures keep bond lengths and angles within bounds."""
+    for key in ("clash", "bent_ring", "twisted_double_bond", "strained"):
+        assert run_check("bond_lengths", distorted[key])["bond_lengths"], key
+        assert run_check("bond_angles", distorted[key])["bond_angles"], key
+
+
+def test_values_behind_the_verdicts(mols, distorted, run_check):
+    out = run_check("bond_lengths", distorted["stretched_bond"])
+    assert out["bond_lengths_n_bad"] == 1 and out["bond_lengths_worst_rel"] > 0.25
+    out = run_check("no_internal_clash", distorted["clash"])
+    assert out["internal_clash_n"] >= 1 and out["internal_clash_min_ratio"] < 0.7
+    out = run_check("double_bond_flatness", distorted["twisted_double_bond"])
+    assert out["double_bonds_checked"] == 1 and out["double_bond_max_dist"] > 0.25
+    out = run_check("strain_energy", mols["paracetamol"])
+    assert abs(out["strain_energy_kcal_mol"]) < 0.5 and out["strain_forcefield"] == "MMFF94"
+    out = run_check("internal_energy", distorted["strained"], n_conformers=10)
+    assert out["energy_ratio"] > 7 and out["pose_energy_uff"] > out["ensemble_energy_uff"]
+    assert run_check("strain_energy", distorted["strained"])["strain_energy_kcal_mol"] > 60
+
+
+def test_sanitization_check(mols, run_check):
+    assert run_check("sanitization", mols["ethanol"])["sanitization"] is True
+    bad = Chem.RWMol(Chem.AddHs(Chem.MolFromSmiles("C[NH3+]")))
+    bad.GetAtomWithIdx(1).SetFormalCharge(0)  # neutral N with four bonds
+    bad.AddConformer(Chem.Conformer(bad.GetNumAtoms()))
+    bad.GetConformer().Set3D(True)
+    assert run_check("sanitization", bad.GetMol())["sanitization"] is False
+
+
+def test_inchi_check(mols, run_check):
+    assert run_check("inchi_convertible", mols["ethanol"])["inchi_convertible"] is True
+    mol = Chem.RWMol(mols["ethanol"])
+    h = next(a.GetIdx() for a in mol.GetAtoms() if a.GetAtomicNum() == 1)
+    mol.GetAtomWithIdx(h).SetAtomicNum(0)  # a dummy atom: RDKit accepts it, InChI cannot express it
+    assert run_check("inchi_convertible", mol.GetMol())["inchi_convertible"] is False
+
+
+def test_connectivity_check(mols, tools, run_check):
+    assert run_check("all_atoms_connected", mols["ethanol"])["all_atoms_connected"] is True
+    far = tools.place(mols["butane"], np.array([10.0, 0.0, 0.0]))
+    two = Chem.CombineMols(mols["ethanol"], far)
+    out = run_check("all_atoms_connected", two)
+    assert out["all_atoms_connected"] is False and out["n_fragments"] == 2
+
+
+def test_radical_check_sees_a_missing_hydrogen(mols, run_check):
+    assert run_check("no_radicals", mols["ethanol"])["no_radicals"] is True
+    rw = Chem.RWMol(mols["ethanol"])
+    rw.RemoveAtom(max(a.GetIdx() for a in rw.GetAtoms() if a.GetAtomicNum() == 1))
+    out = run_check("no_radicals", rw.GetMol())  # H atoms present -> hydrogens kept as given
+    assert out["no_radicals"] is False and out["n_radical_electrons"] == 1
+    # asking for hydrogens to be added repairs it
+    assert run_check("no_radicals", rw.GetMol(), hydrogens="add")["no_radicals"] is True
