@@ -108,6 +108,18 @@ def sample_cmd(
     num_atoms: Optional[int] = typer.Option(None, "--num-atoms", help="Exact atom count (default: dataset histogram)."),
     atoms_range: Optional[str] = typer.Option(None, "--atoms-range", help="Uniform atom count in LO:HI."),
     option: list[str] = typer.Option(None, "--option", help="Process sampler setting key=value, e.g. sampler=ddim."),
+    # pocket and fragment conditioning (molgen.sampling.conditioning)
+    protein: Optional[Path] = typer.Option(None, "--protein", help="Protein PDB/mmCIF: generate in its pocket, "
+                                           "in its frame (pocket models)."),
+    ref_ligand: Optional[Path] = typer.Option(None, "--ref-ligand", help="SDF: pocket = residues near it; also "
+                                              "the molecule --fragment-smarts is matched on."),
+    residues: Optional[str] = typer.Option(None, "--residues", help="Pocket residues, e.g. A:12,A:15."),
+    box: Optional[str] = typer.Option(None, "--box", help="Pocket box cx,cy,cz,sx,sy,sz in Å."),
+    pocket_cutoff: float = typer.Option(6.0, "--pocket-cutoff", help="Pocket = residues within this of "
+                                        "--ref-ligand, Å."),
+    fragment: Optional[Path] = typer.Option(None, "--fragment", help="SDF of atoms to keep fixed (inpainting)."),
+    fragment_smarts: Optional[str] = typer.Option(None, "--fragment-smarts", help="Keep the atoms of "
+                                                  "--ref-ligand matched by this SMARTS (and their hydrogens)."),
 ) -> None:
     """Generate molecules with a trained model; writes OUT.sdf and OUT.json."""
     from molgen.config import parse_override
@@ -117,8 +129,20 @@ def sample_cmd(
     for item in option or []:
         keys, value = parse_override(item)
         opts[".".join(keys)] = value
-    summary = generate(checkpoint, num, steps, out, batch_size, seed, device, num_atoms,
-                       _parse_range(atoms_range), opts)
+    conditioned = any(x is not None for x in (protein, ref_ligand, residues, box, fragment, fragment_smarts))
+    if conditioned:
+        from molgen.sampling.conditioning import generate_conditioned
+
+        summary = generate_conditioned(
+            checkpoint, out, num, steps, protein=protein, ref_ligand=ref_ligand, residues=residues, box=box,
+            pocket_cutoff=pocket_cutoff, fragment=fragment, fragment_smarts=fragment_smarts,
+            batch_size=batch_size, seed=seed, device=device, num_atoms=num_atoms,
+            atoms_range=_parse_range(atoms_range), process_options=opts,
+        )
+        summary = {k: v for k, v in summary.items() if k != "num_atoms"}
+    else:
+        summary = generate(checkpoint, num, steps, out, batch_size, seed, device, num_atoms,
+                           _parse_range(atoms_range), opts)
     _print_json(summary)
 
 
@@ -225,6 +249,39 @@ def merge_cmd(run_dir: Path = typer.Argument(..., help="Run directory written by
     print_summary(result)
     if result.error:
         raise RunFailed(f"{result.error} (see {result.run_dir / 'manifest.json'})")
+
+
+@app.command("pose")
+def pose_cmd(
+    checkpoint: Path = typer.Option(..., "--checkpoint", "-c", help="Model file (a pocket model for poses)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Output SDF, best pose first (a .json summary beside it)."),
+    ligand: Optional[Path] = typer.Option(None, "--ligand", "-l", help="The molecule as SDF (first record)."),
+    smiles: Optional[str] = typer.Option(None, "--smiles", help="The molecule as SMILES."),
+    protein: Optional[Path] = typer.Option(None, "--protein", help="Protein PDB/mmCIF: binding poses in its pocket "
+                                           "(without it: conformers)."),
+    ref_ligand: Optional[Path] = typer.Option(None, "--ref-ligand", help="SDF: pocket = residues near it (and "
+                                              "the Vina box); poses get rmsd_to_ref_A."),
+    residues: Optional[str] = typer.Option(None, "--residues", help="Pocket residues, e.g. A:12,A:15."),
+    box: Optional[str] = typer.Option(None, "--box", help="Pocket (and Vina) box cx,cy,cz,sx,sy,sz in Å."),
+    pocket_cutoff: float = typer.Option(6.0, "--pocket-cutoff", help="Pocket = residues within this of "
+                                        "--ref-ligand, Å."),
+    num: int = typer.Option(10, "--num", "-n", help="Poses to generate."),
+    steps: int = typer.Option(20, "--steps", help="Sampler steps."),
+    rank: Optional[str] = typer.Option(None, "--rank", help="none | score | minimize (Vina); default minimize "
+                                       "with --protein, else none."),
+    view: str = typer.Option("progressive", "--view", help="progressive | revealed: how the network sees the "
+                             "fixed atom and bond types."),
+    batch_size: int = typer.Option(50, "--batch-size", help="Poses per batch."),
+    seed: int = typer.Option(0, "--seed"),
+    device: str = typer.Option("cpu", "--device"),
+) -> None:
+    """Generate poses (in a pocket) or conformers of one molecule: only coordinates change."""
+    from molgen.sampling.pose import pose_command
+
+    summary = pose_command(checkpoint, out, ligand=ligand, smiles=smiles, protein=protein, ref_ligand=ref_ligand,
+                           residues=residues, box=box, pocket_cutoff=pocket_cutoff, num=num, steps=steps,
+                           rank=rank, view=view, batch_size=batch_size, seed=seed, device=device)
+    _print_json(summary)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -7,13 +7,14 @@ of the epoch's batches (rank r takes batches r, r + W, ...), so no rank waits on
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import lightning as L
 import torch
 from torch.utils.data import DataLoader, Sampler, Subset
-from torch_geometric.data import Batch
+from torch_geometric.data import Batch, Data
 
 from molgen.data.cache import MoleculeCache
 
@@ -100,8 +101,14 @@ class BucketBatchSampler(Sampler[list[int]]):
         return len(self._rank_batches())
 
 
-def collate_graphs(items: list) -> Batch:
-    """PyG batching; pocket tensors get their own ``pocket_pos_batch`` index."""
+def collate_graphs(items: list, transform: Callable[[Data], Data] | None = None) -> Batch:
+    """PyG batching; pocket tensors get their own ``pocket_pos_batch`` index.
+
+    ``transform`` (applied to every item first) turns complexes into ligand + pocket-context graphs
+    for pocket models (``data.context: pocket``, :class:`molgen.data.transforms.PocketTransform`).
+    """
+    if transform is not None:
+        items = [transform(item) for item in items]
     follow = ["pocket_pos"] if "pocket_pos" in items[0] else None
     return Batch.from_data_list(items, follow_batch=follow)
 
@@ -117,6 +124,7 @@ class MoleculeDataModule(L.LightningDataModule):
         num_workers: DataLoader worker processes.
         seed: batch-order seed.
         limit_train, limit_val: use only the first N graphs (smoke runs).
+        transform, val_transform: applied to each training / validation item before batching.
     """
 
     def __init__(
@@ -129,12 +137,15 @@ class MoleculeDataModule(L.LightningDataModule):
         seed: int = 0,
         limit_train: int | None = None,
         limit_val: int | None = None,
+        transform: Callable[[Data], Data] | None = None,
+        val_transform: Callable[[Data], Data] | None = None,
     ) -> None:
         super().__init__()
         self.train_path, self.val_path = Path(train), (Path(val) if val else None)
         self.batch_size, self.max_atoms = batch_size, max_atoms
         self.num_workers, self.seed = num_workers, seed
         self.limit_train, self.limit_val = limit_train, limit_val
+        self.transform, self.val_transform = transform, val_transform
         self.train_set = MoleculeCache(self.train_path)
         self.val_set = MoleculeCache(self.val_path) if self.val_path else None
         self._train_sizes = self.train_set.num_atoms()
@@ -153,7 +164,7 @@ class MoleculeDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         ds = self.train_set if not self.limit_train else Subset(self.train_set, range(len(self._train_sizes)))
         return DataLoader(
-            ds, batch_sampler=self.train_sampler, collate_fn=collate_graphs,
+            ds, batch_sampler=self.train_sampler, collate_fn=partial(collate_graphs, transform=self.transform),
             num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
         )
 
@@ -163,7 +174,8 @@ class MoleculeDataModule(L.LightningDataModule):
         n = len(self.val_set) if not self.limit_val else min(self.limit_val, len(self.val_set))
         sizes = self.val_set.num_atoms()[:n]
         sampler = BucketBatchSampler(sizes, self.batch_size, self.max_atoms, shuffle=False)
-        return DataLoader(Subset(self.val_set, range(n)), batch_sampler=sampler, collate_fn=collate_graphs,
+        return DataLoader(Subset(self.val_set, range(n)), batch_sampler=sampler,
+                          collate_fn=partial(collate_graphs, transform=self.val_transform),
                           num_workers=self.num_workers)
 
     def batches_per_epoch(self) -> int:

@@ -102,8 +102,14 @@ def train(cfg: Config, resume: bool = False, extra_callbacks: list | None = None
     for p in (d.train, d.val):
         if p is not None and not (Path(p) / "index.json").is_file():
             raise MolgenError("not a prepared dataset (run `molgen data prepare` first)", p)
+    transforms = (None, None)
+    if d.context == "pocket":  # complexes -> ligand + pocket-context graphs
+        from molgen.chem.vocab import get_vocab
+        from molgen.data.transforms import pocket_transforms
+
+        transforms = pocket_transforms(get_vocab(d.vocab))
     dm = MoleculeDataModule(d.train, d.val, d.batch_size, d.max_atoms, d.num_workers, cfg.seed,
-                            d.limit_train, d.limit_val)
+                            d.limit_train, d.limit_val, *transforms)
     module = MolgenModule(config_to_dict(cfg), dm.stats, dm.vocab.to_dict())
     if cfg.train.compile:
         module.model = torch.compile(module.model)

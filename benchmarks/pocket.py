@@ -1,0 +1,396 @@
+"""Pocket-conditioned generation and pose generation: data split, sampling cost, quality figures.
+
+Data. :func:`write_split` splits the binding sites (protein files) of the Schrödinger FEP benchmark
+(89 systems, 92 protein files) and the 12 PoseBusters crystal complexes: every crystal complex is
+held out (they are the pose benchmark), and FEP targets (all systems of one protein together) are
+held out in a seeded random order until ~20 % of all sites are. ``train.csv`` is what the shipped
+``data/checkpoints/pocket_flow.ckpt`` was trained on.
+
+Figures (``--out FILE.json``), each with the machine's load average:
+
+* ``cost``: edges and one denoiser forward (ms) for 100 ligands in one pocket, with the
+  ligand–pocket radius graph the model uses and with the complete ligand–pocket graph;
+* ``sampling``: wall time to sample 100 ligands in one held-out pocket (``--steps``);
+* ``generation``: per held-out FEP site (one per held-out target), ``--num`` generated ligands vs
+  up to ``--num`` of the site's own (held-out) ligands: RDKit validity, ``pb_valid`` with the protein,
+  QED, SA, and Vina (``minimize`` mode, box around the site's first ligand + 6 Å);
+* ``poses``: per crystal complex, ``--poses`` poses of the crystal ligand generated in its pocket
+  (pocket from the crystal ligand), ranked by Vina (``score`` of the raw poses, and ``minimize``);
+  the top-ranked pose's symmetry-corrected heavy-atom RMSD to the crystal pose
+  (``rdMolAlign.CalcRMS``, no alignment), beside Vina's own redocking (``dock`` mode,
+  exhaustiveness 8, box around the crystal ligand + 4 Å).
+
+Run from the repository root (the split once, then the benchmark)::
+
+    mkdir -p /tmp/fep /tmp/pb
+    tar xJf ../shared/data/fep_benchmark/schrodinger_fep_structure_inputs.tar.xz -C /tmp/fep
+    tar xJf ../shared/data/posebusters/posebusters_examples.tar.xz -C /tmp/pb
+    python -m benchmarks.pocket --split-only --fep-root /tmp/fep/schrodinger_fep_structure_inputs \
+        --pb-root /tmp/pb/posebusters_examples --split-dir runs/pocket_split
+    python -m benchmarks.pocket --split-dir runs/pocket_split --checkpoint data/checkpoints/pocket_flow.ckpt \
+        --out benchmarks/pocket.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import math
+import os
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+log = logging.getLogger("benchmarks.pocket")
+
+
+#: FEP targets held out whatever the draw: a crystal complex (2BM2, beta-tryptase) shares the target.
+FORCED_TEST_TARGETS = ("beta-tryptase",)
+
+
+def _fep_targets(fep_root: Path) -> dict[str, str]:
+    """system name -> target protein (``subset_metadata.csv``, column ``Protein``), lower case."""
+    targets = {}
+    for meta in sorted(fep_root.glob("*/subset_metadata.csv")):
+        with open(meta, newline="") as fh:
+            for row in csv.DictReader(fh):
+                targets[f"{meta.parent.name}/{row['Input file naming scheme'].strip()}"] = row["Protein"].strip().lower()
+    return targets
+
+
+def write_split(fep_root: Path, fep_index: Path, pb_root: Path, pb_index: Path, out_dir: Path,
+                seed: int = 0, test_fraction: float = 0.2) -> dict:
+    """Split the binding sites (protein files) into training and held-out sets, by target protein.
+
+    Every crystal complex (PoseBusters examples) is held out (they are the pose benchmark); FEP
+    targets (all systems of one protein together, e.g. every BACE1 system) are drawn in a seeded
+    random order and held out while the held-out sites stay within ``test_fraction`` of all sites.
+
+    Writes ``train.csv``, ``test_fep.csv``, ``test_crystal.csv`` (index CSVs with absolute paths,
+    columns ``protein,ligand,record,name``) and ``split.json`` into ``out_dir``.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    targets = _fep_targets(fep_root)
+    with open(fep_index, newline="") as fh:
+        fep_rows = list(csv.DictReader(fh))
+    with open(pb_index, newline="") as fh:
+        pb_rows = list(csv.DictReader(fh))
+    site_target = {}
+    for r in fep_rows:
+        key = f"{r['subset']}/{r['system']}"
+        site_target[r["protein_pdb"]] = targets.get(key, r["system"].lower())
+    by_target: dict[str, list[str]] = {}
+    for site, target in sorted(site_target.items()):
+        by_target.setdefault(target, []).append(site)
+    n_sites = len(site_target) + len(pb_rows)
+    quota = round(test_fraction * n_sites)
+    held = len(pb_rows)
+    test_targets = [t for t in FORCED_TEST_TARGETS if t in by_target]
+    held += sum(len(by_target[t]) for t in test_targets)
+    order = sorted(by_target)
+    random.Random(seed).shuffle(order)
+    for t in order:
+        if t in test_targets:
+            continue
+        if held + len(by_target[t]) <= quota:
+            test_targets.append(t)
+            held += len(by_target[t])
+    test_sites = {s for t in test_targets for s in by_target[t]}
+
+    def write(name: str, rows: list[dict]) -> None:
+        with open(out_dir / name, "w", newline="") as fh:
+            w = csv.DictWriter(fh, ["protein", "ligand", "record", "name"])
+            w.writeheader()
+            w.writerows(rows)
+
+    train, test_fep = [], []
+    for r in fep_rows:
+        row = {"protein": str(fep_root / r["protein_pdb"]), "ligand": str(fep_root / r["ligand_sdf"]),
+               "record": r["record"], "name": f"{r['system']}:{r['record']}"}
+        (test_fep if r["protein_pdb"] in test_sites else train).append(row)
+    crystal = [{"protein": str(pb_root / r["protein_pdb"]), "ligand": str(pb_root / r["ligand_sdf"]),
+                "record": 0, "name": r["complex_id"]} for r in pb_rows]
+    write("train.csv", train)
+    write("test_fep.csv", test_fep)
+    write("test_crystal.csv", crystal)
+    split = {
+        "seed": seed, "test_fraction": test_fraction, "sites": n_sites, "held_out_sites": held,
+        "test_targets": sorted(test_targets),
+        "test_fep_sites": sorted(test_sites),
+        "test_crystal": [r["complex_id"] for r in pb_rows],
+        "train_ligands": len(train), "test_fep_ligands": len(test_fep), "test_crystal_ligands": len(crystal),
+        "train_sites": len(site_target) - len(test_sites),
+        "fep_root": str(fep_root), "site_target": site_target,
+    }
+    (out_dir / "split.json").write_text(json.dumps(split, indent=2) + "\n")
+    return split
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def _median(xs):
+    xs = [x for x in xs if x is not None and math.isfinite(x)]
+    return round(statistics.median(xs), 3) if xs else None
+
+
+def _mean(xs):
+    xs = [x for x in xs if x is not None and math.isfinite(x)]
+    return round(statistics.fmean(xs), 3) if xs else None
+
+
+def _rows(path: Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _site_ligands(rows: list[dict], limit: int):
+    """RDKit molecules (with H) of the first ``limit`` rows."""
+    from molgen.data.sdf import iter_sdf_mols
+    from molgen.sampling.conditioning import with_hydrogens
+
+    out = []
+    files: dict[str, list] = {}
+    for r in rows[:limit]:
+        if r["ligand"] not in files:
+            files[r["ligand"]] = [m for _, m in iter_sdf_mols(r["ligand"])]
+        mol = files[r["ligand"]][int(r["record"] or 0)]
+        if not isinstance(mol, str):
+            out.append(with_hydrogens(mol))
+    return out
+
+
+def measure_cost(gm, pocket, num: int = 100, size: int = 48) -> dict:
+    """Edges and forward time of the pocket denoiser for ``num`` ligands of ``size`` atoms at t = 0.5."""
+    import torch
+
+    from molgen.processes.state import MolState
+    from molgen.sampling.conditioning import PocketRadiusDenoiser
+
+    template = MolState.template([size] * num, gm.vocab.num_types, gm.vocab.num_charges, context=pocket.context)
+    state = gm.process.corrupt(gm.process.prior(template, torch.Generator().manual_seed(0)),
+                               torch.full((num,), 0.5), torch.Generator().manual_seed(1))
+    inp = gm.process.model_input(state, torch.full((num,), 0.5))
+    out = {"num_ligands": num, "ligand_atoms": size, "pocket_atoms": int(pocket.context.num_nodes)}
+    net = gm.model.net if isinstance(gm.model, PocketRadiusDenoiser) else gm.model
+    for name, radius in (("radius", getattr(gm.model, "radius", None)), ("complete", None)):
+        model = PocketRadiusDenoiser(net, radius).eval()
+        edges = int(model.edge_mask(inp).sum())
+        with torch.no_grad():
+            model(inp)
+            times = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                model(inp)
+                times.append(time.perf_counter() - t0)
+        out[name] = {"radius_A": radius, "directed_edges": edges, "forward_ms": round(1000 * min(times), 1)}
+    return out
+
+
+def measure_sampling(gm, pocket, num: int, steps: int, seed: int = 0) -> tuple[dict, list]:
+    from molgen.sampling.conditioning import generate_conditioned_graphs
+
+    t0 = time.perf_counter()
+    graphs = generate_conditioned_graphs(gm.model, gm.process, gm.vocab, gm.stats, num, steps, pocket=pocket,
+                                         batch_size=num, seed=seed, self_condition=gm.self_condition)
+    seconds = time.perf_counter() - t0
+    return {"num": num, "steps": steps, "seconds": round(seconds, 2), "ligands_per_s": round(num / seconds, 3),
+            "mean_atoms": round(statistics.fmean(g.num_nodes for g in graphs), 1), "load": _load()}, graphs
+
+
+def _vina(protein: str, mols, box, mode: str) -> list[float]:
+    from molgen.docking import dock_ligands
+
+    res = dock_ligands(protein, mols, mode=mode, box=box)
+    return [float(v) if s == "ok" else math.nan for v, s in zip(res.table["vina_kcal_mol"], res.table["status"])]
+
+
+def generation_site(gm, protein: str, ref_mols, num: int, steps: int, seed: int, tmp: Path) -> dict:
+    """Generated vs reference ligands in one held-out pocket."""
+    from rdkit import Chem
+
+    from molgen.docking import box_from_mols
+    from molgen.sampling.conditioning import generate_conditioned_graphs, load_pocket, write_graphs
+    from molgen.validation import validate_molecules
+
+    pocket = load_pocket(protein, ref_ligand=ref_mols[0], vocab=gm.vocab)
+    graphs = generate_conditioned_graphs(gm.model, gm.process, gm.vocab, gm.stats, num, steps, pocket=pocket,
+                                         batch_size=num, seed=seed, self_condition=gm.self_condition)
+    sdf = tmp / f"gen_{Path(protein).stem}.sdf"
+    write_graphs(graphs, gm.vocab, sdf)
+    gen = [m for m in Chem.SDMolSupplier(str(sdf), sanitize=True, removeHs=False)]
+    val = validate_molecules(graphs, vocab=gm.vocab, protein=protein, progress=False)
+    ref_val = validate_molecules(ref_mols, protein=protein, progress=False)
+    box = box_from_mols(ref_mols[:1], padding=6.0)
+    valid_gen = [m for m in gen if m is not None]
+    gen_vina = _vina(protein, valid_gen, box, "minimize") if valid_gen else []
+    ref_vina = _vina(protein, ref_mols, box, "minimize")
+    ok = [v for v in gen_vina if math.isfinite(v)]
+    ref_med = _median(ref_vina)
+    t, rt = val.table, ref_val.table
+    return {
+        "protein": Path(protein).name, "pocket_atoms": int(pocket.context.num_nodes),
+        "generated": num, "reference": len(ref_mols),
+        "valid": round(float(t["valid"].mean()), 3), "valid_connected": round(float(t["valid_connected"].mean()), 3),
+        "pb_valid": round(float(t["pb_valid"].mean()), 3), "reference_pb_valid": round(float(rt["pb_valid"].mean()), 3),
+        "qed": _mean(t.loc[t["valid"], "qed"]), "reference_qed": _mean(rt["qed"]),
+        "sa": _mean(t.loc[t["valid"], "sa"]), "reference_sa": _mean(rt["sa"]),
+        "mean_heavy_atoms": _mean(t["n_heavy_atoms"].astype(float)), "reference_mean_heavy_atoms":
+            _mean(rt["n_heavy_atoms"].astype(float)),
+        "vina_scored": len(ok), "vina_median": _median(gen_vina), "vina_best": round(min(ok), 3) if ok else None,
+        "reference_vina_median": ref_med,
+        "frac_generated_better_than_reference_median": (round(sum(v < ref_med for v in ok) / num, 3)
+                                                        if ok and ref_med is not None else 0.0),
+    }
+
+
+def pose_site(gm, protein: str, ligand: str, num: int, steps: int, seed: int, view: str) -> dict:
+    """Top-ranked generated pose vs Vina redocking for one crystal complex."""
+    from molgen.docking import box_from_mols, dock_ligands
+    from molgen.sampling.conditioning import load_pocket, read_first_mol, with_hydrogens
+    from molgen.sampling.pose import generate_poses, heavy_rmsd, rank_poses
+
+    crystal = with_hydrogens(read_first_mol(ligand))
+    pocket = load_pocket(protein, ref_ligand=crystal, vocab=gm.vocab)
+    t0 = time.perf_counter()
+    poses = generate_poses(gm.model, gm.process, gm.vocab, crystal, num, steps, pocket=pocket,
+                           node_attr_dim=gm.model.net.node_attr_dim, batch_size=num, seed=seed,
+                           self_condition=gm.self_condition, view=view)
+    gen_s = time.perf_counter() - t0
+    raw_rmsd = [heavy_rmsd(p, crystal) for p in poses]
+    box = box_from_mols([crystal], padding=4.0)
+    out = {"complex": Path(ligand).parent.name, "heavy_atoms": crystal.GetNumHeavyAtoms(),
+           "generate_s": round(gen_s, 2), "best_of_n_rmsd": _min(raw_rmsd), "median_rmsd": _median(raw_rmsd),
+           "stereo_ok": sum(p.GetProp("stereo_ok") == "1" for p in poses)}
+    for mode in ("score", "minimize"):
+        try:
+            ranked, rows = rank_poses(poses, protein, mode, box=box)
+            top = ranked[0] if rows[0]["status"] == "ok" else None
+            out[f"top1_rmsd_{mode}"] = None if top is None else round(heavy_rmsd(top, crystal), 3)
+            out[f"top1_vina_{mode}"] = None if top is None else round(float(rows[0]["vina_kcal_mol"]), 3)
+            out[f"vina_ok_{mode}"] = sum(r["status"] == "ok" for r in rows)
+        except Exception as err:  # noqa: BLE001 - one complex's failure is a field, not a crash
+            out[f"top1_rmsd_{mode}"] = None
+            out[f"error_{mode}"] = f"{type(err).__name__}: {str(err)[:200]}"
+    t0 = time.perf_counter()
+    res = dock_ligands(protein, [crystal], mode="dock", box=box, exhaustiveness=8, seed=1)
+    out["vina_dock_s"] = round(time.perf_counter() - t0, 2)
+    ok = res.table["status"].iloc[0] == "ok"
+    out["vina_dock_top1_rmsd"] = round(heavy_rmsd(res.poses[0][0], crystal), 3) if ok else None
+    out["vina_dock_top1_kcal_mol"] = round(float(res.table["vina_kcal_mol"].iloc[0]), 3) if ok else None
+    return out
+
+
+def _min(xs):
+    xs = [x for x in xs if math.isfinite(x)]
+    return round(min(xs), 3) if xs else None
+
+
+def _frac_below(rows: list[dict], key: str, cut: float = 2.0) -> float | None:
+    vals = [r.get(key) for r in rows]
+    return round(sum(v is not None and v < cut for v in vals) / len(rows), 3) if rows else None
+
+
+def run_benchmark(checkpoint: Path, split_dir: Path, num: int, poses: int, steps: int, sites: int,
+                  seed: int, view: str, skip: set[str], crystals: int | None = None) -> dict:
+    import torch
+
+    from molgen.sampling.conditioning import load_pocket
+    from molgen.training import load_model
+
+    gm = load_model(checkpoint)
+    split = json.loads((split_dir / "split.json").read_text())
+    fep = _rows(split_dir / "test_fep.csv")
+    by_site: dict[str, list[dict]] = {}
+    for r in fep:
+        by_site.setdefault(r["protein"], []).append(r)
+    targets: dict[str, str] = {}
+    for site in sorted(by_site):
+        targets.setdefault(split["site_target"].get(Path(site).relative_to(split["fep_root"]).as_posix(), site), site)
+    chosen = list(targets.values())[:sites]
+    result = {"checkpoint": str(checkpoint), "meta": gm.meta, "split": {k: split[k] for k in (
+        "seed", "test_fraction", "sites", "held_out_sites", "test_targets", "train_ligands", "test_fep_ligands")},
+        "torch_threads": torch.get_num_threads(), "load_start": _load(), "settings": {
+            "num": num, "poses": poses, "steps": steps, "sites": len(chosen), "seed": seed, "view": view}}
+    first = by_site[chosen[0]]
+    ref0 = _site_ligands(first, 1)[0]
+    pocket = load_pocket(first[0]["protein"], ref_ligand=ref0, vocab=gm.vocab)
+    if "cost" not in skip:
+        result["cost"] = {"site": Path(first[0]["protein"]).name, **measure_cost(gm, pocket)}
+        log.info("cost: %s", result["cost"])
+    if "sampling" not in skip:
+        result["sampling"], _ = measure_sampling(gm, pocket, 100, steps, seed)
+        result["sampling"]["site"] = Path(first[0]["protein"]).name
+        log.info("sampling: %s", result["sampling"])
+    if "generation" not in skip:
+        rows = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for site in chosen:
+                refs = _site_ligands(by_site[site], num)
+                rows.append(generation_site(gm, site, refs, num, steps, seed, Path(tmp)))
+                log.info("generation: %s", rows[-1])
+        keys = [k for k in rows[0] if isinstance(rows[0][k], (int, float)) and k not in ("generated", "reference")]
+        result["generation"] = {"per_site": rows, "mean_over_sites": {k: _mean([r[k] for r in rows]) for k in keys}}
+    if "poses" not in skip:
+        rows = []
+        for r in _rows(split_dir / "test_crystal.csv")[:crystals]:
+            rows.append(pose_site(gm, r["protein"], r["ligand"], poses, steps, seed, view))
+            log.info("pose: %s", rows[-1])
+        result["poses"] = {"per_complex": rows, "n": len(rows), "summary": {
+            "top1_rmsd_lt2_score": _frac_below(rows, "top1_rmsd_score"),
+            "top1_rmsd_lt2_minimize": _frac_below(rows, "top1_rmsd_minimize"),
+            "best_of_n_rmsd_lt2": _frac_below(rows, "best_of_n_rmsd"),
+            "vina_dock_top1_rmsd_lt2": _frac_below(rows, "vina_dock_top1_rmsd"),
+            "median_top1_rmsd_minimize": _median([r.get("top1_rmsd_minimize") for r in rows]),
+            "median_vina_dock_top1_rmsd": _median([r.get("vina_dock_top1_rmsd") for r in rows]),
+        }}
+    result["load_end"] = _load()
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--split-dir", type=Path, required=True, help="Where the split CSVs / split.json are (or go).")
+    p.add_argument("--split-only", action="store_true", help="Write the split and stop.")
+    p.add_argument("--fep-root", type=Path, help="Extracted schrodinger_fep_structure_inputs (for --split-only).")
+    p.add_argument("--fep-index", type=Path, default=REPO.parent / "shared/data/fep_benchmark/fep_ligands_index.csv")
+    p.add_argument("--pb-root", type=Path, help="Extracted posebusters_examples (for --split-only).")
+    p.add_argument("--pb-index", type=Path,
+                   default=REPO.parent / "shared/data/posebusters/posebusters_examples_index.csv")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoint", type=Path, default=REPO / "data/checkpoints/pocket_flow.ckpt")
+    p.add_argument("--out", type=Path, help="Benchmark JSON.")
+    p.add_argument("--num", type=int, default=20, help="Generated (and reference) ligands per held-out site.")
+    p.add_argument("--poses", type=int, default=20, help="Poses per crystal complex.")
+    p.add_argument("--steps", type=int, default=20, help="Sampler steps.")
+    p.add_argument("--sites", type=int, default=8, help="Held-out FEP sites (one per held-out target).")
+    p.add_argument("--view", default="progressive", help="Pose view: progressive | revealed.")
+    p.add_argument("--crystals", type=int, default=None, help="Use only the first N crystal complexes.")
+    p.add_argument("--skip", default="", help="Comma-separated parts to skip: cost,sampling,generation,poses.")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.split_only:
+        if args.fep_root is None or args.pb_root is None:
+            p.error("--split-only needs --fep-root and --pb-root")
+        split = write_split(args.fep_root, args.fep_index, args.pb_root, args.pb_index, args.split_dir, args.seed)
+        print(json.dumps({k: v for k, v in split.items() if k not in ("test_fep_sites", "site_target")}, indent=2))
+        return
+    if args.out is None:
+        p.error("--out is required")
+    result = run_benchmark(args.checkpoint, args.split_dir, args.num, args.poses, args.steps, args.sites, args.seed,
+                           args.view, {s for s in args.skip.split(",") if s}, args.crystals)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: result.get(k) for k in ("cost", "sampling")} | {
+        "generation": result.get("generation", {}).get("mean_over_sites"),
+        "poses": result.get("poses", {}).get("summary")}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

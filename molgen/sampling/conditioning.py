@@ -1,0 +1,637 @@
+"""Conditioned generation: ligands in a protein pocket, and around a fixed fragment (inpainting).
+
+Pocket conditioning. The pocket's heavy atoms enter the graph as *context* (seen, never moved,
+never predicted, not written out) after the ligand atoms, with the per-atom features of
+:mod:`molgen.data.transforms`; the ligand prior is centred on the pocket atoms' centre of mass, and
+everything stays in the protein's own coordinate frame (no centring, no rotation). The pocket is
+cut from the protein as whole residues, by one of three rules (:func:`load_pocket`):
+
+* ``ref_ligand``: residues with an atom within ``cutoff`` (6 Å, as in training) of the reference
+  ligand's atoms (hydrogens included);
+* ``residues``: the listed residues ``"A:12"``;
+* ``box``: residues with an atom inside the box (centre and edge lengths, Å).
+
+Ligand size: drawn from the training set's pocket-size-conditioned histogram (``stats.json``
+``pocket_ligand``: ligand atom counts per bin of 10 pocket atoms), pooling the nearest bins until
+they hold :data:`MIN_SIZE_SAMPLES` ligands; or a given number or range. The histogram counts all
+prepared pocket atoms, hydrogens included; for a protein without hydrogens the count is estimated
+as heavy atoms × :data:`HYDROGEN_RATIO`.
+
+The graph the denoiser sees (:class:`PocketRadiusDenoiser`): the complete graph over ligand atoms,
+plus ligand–pocket edges shorter than ``pocket_radius`` (5 Å in ``configs/pocket_flow.yaml``).
+The complete ligand–pocket graph costs L × M pairs per graph (48 × 278 ≈ 13,000 for a median FEP
+ligand in its 6 Å pocket, against 1,128 ligand–ligand pairs); the radius graph keeps the few tens of
+pocket atoms around each ligand atom. ``benchmarks/pocket.py`` measures both per step.
+
+Fragment conditioning (inpainting). The kept atoms (an SDF of the atoms to keep, or a SMARTS matched
+on a reference ligand, with the hydrogens bonded to the matched atoms) are *fixed* atoms of the
+state: their coordinates, elements, charges and the bonds among them are imposed at every step, so
+they come out exactly as they went in, as the first atoms of every generated molecule. The free
+atoms are drawn around them, in a pocket or without one. Pocket models are trained with a random
+connected fragment fixed in 20 % of the examples (:data:`molgen.data.transforms.TRAIN_FRAGMENT_PROB`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from rdkit import Chem
+from torch import Tensor, nn
+from torch_geometric.data import Data
+from tqdm.auto import tqdm
+
+from molgen.chem.convert import bonds_to_edges
+from molgen.chem.vocab import RDKIT_BOND, Vocab
+from molgen.data.pocket import Protein, extract_pocket, read_protein
+from molgen.data.transforms import DEFAULT_POCKET_CUTOFF, pocket_context
+from molgen.errors import MolgenError, SkipRecord, require_file
+from molgen.models.base import DenoiserInput, DenoiserOutput
+from molgen.models.layers import edge_vectors
+from molgen.processes.sampler import sample
+from molgen.processes.state import MolState
+from molgen.sampling.sizes import sample_num_atoms
+
+log = logging.getLogger(__name__)
+
+#: Default ligand–pocket edge radius, Å (when a config sets none, the complete graph is used).
+DEFAULT_POCKET_RADIUS = 5.0
+#: Pocket atoms with hydrogens per heavy pocket atom (median over the FEP benchmark's 6 Å pockets:
+#: 550.5 / 278); used to look a hydrogen-free protein up in the size histogram.
+HYDROGEN_RATIO = 1.98
+#: Ligands pooled from the nearest pocket-size bins before a size is drawn.
+MIN_SIZE_SAMPLES = 50
+
+
+# ---- the network's view of a pocket ------------------------------------------------------------------
+class PocketRadiusDenoiser(nn.Module):
+    """A denoiser seen through a radius graph for ligand–pocket pairs.
+
+    The process hands the network the complete graph over its state pairs (every ligand–ligand
+    and ligand–pocket pair; pocket–pocket pairs are not in the state). This wrapper keeps every
+    edge between two non-pocket atoms and only the ligand–pocket edges shorter than ``radius`` (at
+    the current coordinates), runs the wrapped network on that subgraph and scatters its bond
+    logits back onto the full edge list (zeros on the dropped ligand–pocket edges, whose bond
+    class is held at "no bond" and never enters the loss). Pocket atoms are recognised by
+    ``node_attr[:, 0]`` (the ``is_pocket`` column of :mod:`molgen.data.transforms`).
+
+    The cut is sharp (no smooth envelope), as in DiffSBDD's radius graphs: a pocket atom's message
+    switches on when a ligand atom comes within ``radius``. Distances are invariant, so the wrapper
+    keeps the network's E(3) equivariance.
+
+    Args:
+        net: the denoiser (``forward(DenoiserInput) -> DenoiserOutput``).
+        radius: ligand–pocket edge cutoff, Å; None keeps the complete graph.
+    """
+
+    def __init__(self, net: nn.Module, radius: float | None = DEFAULT_POCKET_RADIUS) -> None:
+        super().__init__()
+        self.net, self.radius = net, radius
+
+    def edge_mask(self, inp: DenoiserInput) -> Tensor:
+        """[E] bool: the edges the network sees."""
+        ei = inp.edge_index
+        if self.radius is None or inp.node_attr is None or inp.node_attr.shape[-1] == 0:
+            return torch.ones(ei.shape[1], dtype=torch.bool, device=ei.device)
+        pocket = inp.node_attr[:, 0] > 0.5
+        touches = pocket[ei[0]] | pocket[ei[1]]
+        _, dist = edge_vectors(inp.pos, ei)
+        return ~touches | (dist < self.radius)
+
+    def forward(self, inp: DenoiserInput) -> DenoiserOutput:
+        keep = self.edge_mask(inp)
+        if bool(keep.all()):
+            return self.net(inp)
+        sc = inp.self_cond
+        if sc is not None:
+            sc = DenoiserOutput(sc.pos, sc.type_logits, sc.charge_logits, sc.bond_logits[keep])
+        sub = DenoiserInput(
+            pos=inp.pos, h_type=inp.h_type, h_charge=inp.h_charge, edge_index=inp.edge_index[:, keep],
+            e_bond=inp.e_bond[keep], t=inp.t, batch=inp.batch, num_graphs=inp.num_graphs,
+            context_mask=inp.context_mask, node_attr=inp.node_attr, self_cond=sc,
+        )
+        out = self.net(sub)
+        bond = out.bond_logits.new_zeros(keep.shape[0], out.bond_logits.shape[-1])
+        bond[keep] = out.bond_logits
+        return DenoiserOutput(out.pos, out.type_logits, out.charge_logits, bond)
+
+
+def is_pocket_model(config: dict) -> bool:
+    """Whether a model was trained with pocket context (``data.context: pocket``)."""
+    return config.get("data", {}).get("context", "none") == "pocket"
+
+
+# ---- pockets -----------------------------------------------------------------------------------------
+@dataclass
+class PocketCondition:
+    """A pocket ready for sampling.
+
+    Attributes:
+        context: context graph (``pos [M, 3]`` Å, placeholder ``atom_type``/``charge``, ``node_attr``).
+        center: [3] float64, Å — centre of mass of the context atoms (the prior's centre).
+        size_atoms: pocket atom count to look up in the size histogram (see the module docstring).
+        mode: ``ref_ligand``, ``residues`` or ``box``.
+        residue_ids: the pocket residues.
+        protein: protein file path.
+        num_atoms_all: pocket atoms before hydrogens were dropped.
+    """
+
+    context: Data
+    center: Tensor
+    size_atoms: int
+    mode: str
+    residue_ids: list[str] = field(default_factory=list)
+    protein: str = ""
+    num_atoms_all: int = 0
+
+    def summary(self) -> dict:
+        return {
+            "protein": self.protein, "mode": self.mode, "residues": len(self.residue_ids),
+            "pocket_atoms": int(self.context.num_nodes), "pocket_atoms_with_h": self.num_atoms_all,
+            "size_lookup_atoms": self.size_atoms, "center": [round(float(x), 3) for x in self.center],
+        }
+
+
+def read_first_mol(path: str | Path, what: str = "ligand") -> Chem.Mol:
+    """First record of an SDF (sanitised, hydrogens as in the file, with a 3D conformer)."""
+    from molgen.data.sdf import iter_sdf_mols
+
+    path = require_file(path, f"{what} file")
+    for _, mol in iter_sdf_mols(path):
+        if isinstance(mol, str):
+            raise MolgenError(f"cannot read the {what}: {mol}", path)
+        if mol.GetNumConformers() == 0:
+            raise MolgenError(f"the {what} has no coordinates", path)
+        return mol
+    raise MolgenError(f"no molecule in the {what} file", path)
+
+
+def with_hydrogens(mol: Chem.Mol) -> Chem.Mol:
+    """The molecule with every hydrogen explicit, added ones placed by RDKit (``addCoords``)."""
+    if any(a.GetTotalNumHs() > 0 for a in mol.GetAtoms()):
+        return Chem.AddHs(mol, addCoords=True)
+    return mol
+
+
+def parse_residues(text: str | Sequence[str]) -> list[str]:
+    """``"A:12,A:15"`` (or a list) -> ``["A:12", "A:15"]``."""
+    items = text.split(",") if isinstance(text, str) else list(text)
+    items = [s.strip() for s in items if s.strip()]
+    if not items:
+        raise MolgenError("--residues needs at least one residue id CHAIN:NUMBER, e.g. A:12,A:15")
+    return items
+
+
+def parse_box(text: str | Sequence[float]) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """``"cx,cy,cz,sx,sy,sz"`` (Å) -> (centre, size)."""
+    parts = text.replace(" ", "").split(",") if isinstance(text, str) else list(text)
+    try:
+        v = [float(x) for x in parts]
+    except (TypeError, ValueError):
+        raise MolgenError(f"--box must be six numbers cx,cy,cz,sx,sy,sz (Å), got {text!r}") from None
+    if len(v) != 6:
+        raise MolgenError(f"--box must be six numbers cx,cy,cz,sx,sy,sz (Å), got {text!r}")
+    if min(v[3:]) <= 0:
+        raise MolgenError(f"--box sizes must be positive, got {text!r}")
+    return tuple(v[:3]), tuple(v[3:])
+
+
+def load_pocket(
+    protein: str | Path | Protein,
+    *,
+    ref_ligand: str | Path | Chem.Mol | None = None,
+    residues: str | Sequence[str] | None = None,
+    box: str | Sequence[float] | None = None,
+    vocab: Vocab,
+    cutoff: float = DEFAULT_POCKET_CUTOFF,
+    keep_hydrogens: bool = False,
+) -> PocketCondition:
+    """Cut a pocket out of a protein for sampling (rules in the module docstring).
+
+    Args:
+        protein: PDB / mmCIF path or a parsed protein.
+        ref_ligand: SDF path or molecule (3D): pocket = residues near it.
+        residues: ``"A:12,A:15"`` or a list of ids.
+        box: ``"cx,cy,cz,sx,sy,sz"`` or six numbers, Å.
+        vocab: the model's ligand vocabulary (placeholder charge of pocket atoms).
+        cutoff: distance for ``ref_ligand``, Å.
+        keep_hydrogens: keep pocket hydrogens (models are trained without them).
+
+    Raises:
+        MolgenError: not exactly one rule, unreadable inputs, unknown residues, or an empty pocket.
+    """
+    given = [k for k, v in (("ref_ligand", ref_ligand), ("residues", residues), ("box", box)) if v is not None]
+    if len(given) != 1:
+        raise MolgenError("a pocket needs exactly one of --ref-ligand, --residues, --box "
+                          f"(got {', '.join('--' + g.replace('_', '-') for g in given) or 'none'})")
+    prot = protein if isinstance(protein, Protein) else read_protein(protein)
+    if ref_ligand is not None:
+        mol = ref_ligand if isinstance(ref_ligand, Chem.Mol) else read_first_mol(ref_ligand, "reference ligand")
+        lig_pos = torch.from_numpy(with_hydrogens(mol).GetConformer().GetPositions())
+        pocket = extract_pocket(prot, lig_pos, cutoff=cutoff)
+        where = f"within {cutoff:g} Å of the reference ligand"
+    elif residues is not None:
+        pocket = extract_pocket(prot, residues=parse_residues(residues))
+        where = "in the given residues"
+    else:
+        center, size = parse_box(box)
+        pocket = extract_pocket(prot, box=(center, size))
+        where = "inside the box"
+    if len(pocket) == 0:
+        raise MolgenError(f"no protein atoms {where}", prot.path)
+    ctx = pocket_context(pocket.pos, pocket.element, pocket.residue, pocket.backbone,
+                         vocab.charges.index(0), keep_hydrogens)
+    if ctx.num_nodes == 0:
+        raise MolgenError(f"only hydrogens {where}", prot.path)
+    n_all = len(pocket)
+    has_h = bool((pocket.element == 0).any())
+    size_atoms = n_all if has_h else round(n_all * HYDROGEN_RATIO)
+    return PocketCondition(ctx, ctx.pos.double().mean(0), size_atoms, given[0], pocket.residue_ids,
+                           str(prot.path), n_all)
+
+
+def pocket_sizes(stats: dict, pocket_atoms: int, num: int, generator: torch.Generator | None = None,
+                 min_size: int = 1) -> Tensor:
+    """Ligand atom counts ``[num]`` long for a pocket of ``pocket_atoms`` atoms.
+
+    Pools the ``pocket_ligand`` bins of ``stats`` nearest to the pocket's bin until they hold
+    :data:`MIN_SIZE_SAMPLES` ligands, keeps sizes of at least ``min_size`` and draws from them.
+
+    Raises:
+        MolgenError: no ``pocket_ligand`` statistics, or no ligand of at least ``min_size`` atoms.
+    """
+    table = stats.get("pocket_ligand")
+    if not table or not table.get("hist"):
+        raise MolgenError("the model's statistics have no pocket_ligand histogram; pass --num-atoms or --atoms-range")
+    width = int(table.get("bin_width", 10))
+    target = pocket_atoms // width * width
+    bins = sorted(((abs(int(b) - target), int(b), h) for b, h in table["hist"].items()))
+    pooled: dict[int, int] = {}
+    for _, _, hist in bins:
+        for n, c in hist.items():
+            if int(n) >= min_size:
+                pooled[int(n)] = pooled.get(int(n), 0) + int(c)
+        if sum(pooled.values()) >= MIN_SIZE_SAMPLES:
+            break
+    if not pooled:
+        raise MolgenError(f"no training ligand has {min_size} atoms or more; pass --num-atoms or --atoms-range")
+    return sample_num_atoms(pooled, num, generator=generator)
+
+
+# ---- fragments -----------------------------------------------------------------------------------------
+def mol_subgraph(mol: Chem.Mol, atoms: Sequence[int], vocab: Vocab, source: str = "molecule") -> Data:
+    """Molecule graph of some atoms of a molecule (in the given order) and the bonds among them."""
+    index = {a: k for k, a in enumerate(atoms)}
+    try:
+        types = [vocab.type_index(mol.GetAtomWithIdx(a).GetSymbol()) for a in atoms]
+        charges = [vocab.charge_index(mol.GetAtomWithIdx(a).GetFormalCharge()) for a in atoms]
+    except SkipRecord as err:
+        raise MolgenError(f"fragment: {err.reason}", source) from None
+    pairs, btypes = [], []
+    for b in mol.GetBonds():
+        i, j = b.GetBeginAtomIdx(), b.GetEndAtomIdx()
+        if i in index and j in index:
+            bt = RDKIT_BOND.get(b.GetBondType())
+            if bt is None:
+                raise MolgenError(f"fragment: unsupported bond type {b.GetBondType()}", source)
+            pairs.append((min(index[i], index[j]), max(index[i], index[j])))
+            btypes.append(bt)
+    order = sorted(range(len(pairs)), key=lambda k: pairs[k])
+    edge_index, bond_type = bonds_to_edges([pairs[k] for k in order], [btypes[k] for k in order])
+    pos = torch.from_numpy(mol.GetConformer().GetPositions()[list(atoms)]).float()
+    if not torch.isfinite(pos).all():
+        raise MolgenError("fragment: non-finite coordinates", source)
+    return Data(pos=pos, atom_type=torch.tensor(types, dtype=torch.long),
+                charge=torch.tensor(charges, dtype=torch.long), edge_index=edge_index, bond_type=bond_type,
+                num_nodes=len(atoms))
+
+
+def fragment_from_sdf(path: str | Path, vocab: Vocab) -> Data:
+    """The atoms of an SDF's first record, as given (no hydrogens added: open valences are where the
+    generated atoms attach). Aromaticity is perceived when RDKit can sanitise the fragment."""
+    path = require_file(path, "fragment file")
+    supplier = Chem.SDMolSupplier(str(path), sanitize=False, removeHs=False)
+    mol = next(iter(supplier), None) if len(supplier) else None
+    if mol is None or mol.GetNumAtoms() == 0:
+        raise MolgenError("cannot read the fragment (first SDF record)", path)
+    if mol.GetNumConformers() == 0:
+        raise MolgenError("the fragment has no coordinates", path)
+    try:
+        probe = Chem.Mol(mol)
+        Chem.SanitizeMol(probe)
+        mol = probe
+    except Exception:  # noqa: BLE001 - a partial aromatic ring may not kekulise: keep the file's bonds
+        mol.UpdatePropertyCache(strict=False)
+    return mol_subgraph(mol, list(range(mol.GetNumAtoms())), vocab, str(path))
+
+
+def fragment_from_smarts(ref_ligand: str | Path | Chem.Mol, smarts: str, vocab: Vocab, match: int = 0,
+                         hydrogens: bool = True) -> tuple[Data, list[int]]:
+    """The atoms of a reference ligand matched by a SMARTS pattern.
+
+    Args:
+        ref_ligand: SDF path or molecule with 3D coordinates; missing hydrogens are added with
+            coordinates first (as in training data).
+        smarts: the pattern.
+        vocab: the model's vocabulary.
+        match: which match to use (0-based, in RDKit's order).
+        hydrogens: also keep the hydrogens bonded to matched atoms (so the generated atoms grow
+            from the bonds that leave the match in the reference).
+
+    Returns:
+        The fragment graph and the indices of its atoms in the (hydrogen-complete) reference.
+
+    Raises:
+        MolgenError: an invalid SMARTS, no match, or a match index out of range.
+    """
+    src = "reference ligand" if isinstance(ref_ligand, Chem.Mol) else str(ref_ligand)
+    mol = ref_ligand if isinstance(ref_ligand, Chem.Mol) else read_first_mol(ref_ligand, "reference ligand")
+    mol = with_hydrogens(mol)
+    patt = Chem.MolFromSmarts(smarts)
+    if patt is None:
+        raise MolgenError(f"invalid SMARTS {smarts!r}")
+    matches = mol.GetSubstructMatches(patt, uniquify=True, maxMatches=1000)
+    if not matches:
+        raise MolgenError(f"SMARTS {smarts!r} matches nothing in the reference ligand", src)
+    if not 0 <= match < len(matches):
+        raise MolgenError(f"match {match} requested but SMARTS {smarts!r} has {len(matches)} match(es)", src)
+    atoms = list(matches[match])
+    if hydrogens:
+        chosen = set(atoms)
+        for a in list(atoms):
+            for nb in mol.GetAtomWithIdx(a).GetNeighbors():
+                if nb.GetAtomicNum() == 1 and nb.GetIdx() not in chosen:
+                    atoms.append(nb.GetIdx())
+                    chosen.add(nb.GetIdx())
+    return mol_subgraph(mol, atoms, vocab, src), atoms
+
+
+# ---- sampling ------------------------------------------------------------------------------------------
+@torch.no_grad()
+def generate_conditioned_graphs(
+    model: nn.Module,
+    process,
+    vocab: Vocab,
+    stats: dict,
+    num: int,
+    steps: int,
+    *,
+    pocket: PocketCondition | None = None,
+    fragment: Data | None = None,
+    batch_size: int = 100,
+    seed: int = 0,
+    self_condition: bool = False,
+    device: str | torch.device = "cpu",
+    num_atoms: int | None = None,
+    atoms_range: tuple[int, int] | None = None,
+    progress: bool = False,
+    return_states: bool = False,
+) -> list[Data] | tuple[list[Data], list[tuple[MolState, MolState]]]:
+    """Sample ``num`` ligands in a pocket and/or around a fixed fragment.
+
+    Sizes (ligand atoms, fragment included): ``num_atoms``, else uniform in ``atoms_range``, else
+    the pocket-size histogram (with a pocket) or the dataset's size histogram, keeping sizes larger
+    than the fragment. Batch k is drawn with a generator seeded by ``(seed, k)``, as
+    :func:`molgen.sampling.generate.generate_graphs`.
+
+    Args:
+        model, process, vocab, stats: the loaded model (:class:`molgen.training.GenerativeModel`).
+        num: ligands to generate.
+        steps: sampler steps.
+        pocket: pocket context, or None.
+        fragment: fixed atoms (:func:`fragment_from_sdf`, :func:`fragment_from_smarts`), or None;
+            they are the first atoms of every output graph.
+        return_states: also return ``(template, final state)`` per batch (for checks).
+
+    Returns:
+        Molecule graphs (context dropped) with ``molgen_index`` and ``name``.
+    """
+    if num < 0 or steps < 1 or batch_size < 1:
+        raise MolgenError(f"need num >= 0, steps >= 1, batch_size >= 1 (got {num}, {steps}, {batch_size})")
+    nf = 0 if fragment is None else int(fragment.num_nodes)
+    gen = torch.Generator().manual_seed(seed)
+    if num_atoms is not None or atoms_range is not None:
+        sizes = sample_num_atoms(None, num, exact=num_atoms, range_=atoms_range, generator=gen)
+    elif pocket is not None:
+        sizes = pocket_sizes(stats, pocket.size_atoms, num, gen, min_size=nf + 1)
+    else:
+        hist = {int(k): v for k, v in stats.get("num_atoms", {}).get("hist", {}).items() if int(k) > nf}
+        if not hist:
+            raise MolgenError("no size histogram with molecules larger than the fragment; pass --num-atoms")
+        sizes = sample_num_atoms(hist, num, generator=gen)
+    if nf and num and int(sizes.min()) <= nf:
+        raise MolgenError(f"the fragment has {nf} atoms: ask for more atoms than that (got {int(sizes.min())})")
+    out: list[Data] = []
+    states = []
+    for k, start in enumerate(tqdm(range(0, num, batch_size), desc="sampling", unit="batch", disable=not progress)):
+        g = torch.Generator(device="cpu").manual_seed(seed * 1_000_003 + k)
+        template = MolState.template(
+            sizes[start:start + batch_size], vocab.num_types, vocab.num_charges, fragment=fragment,
+            context=None if pocket is None else pocket.context, device=device,
+        )
+        final = sample(model, process, template, steps, self_condition=self_condition, generator=g)
+        if return_states:
+            states.append((template, final))
+        for i, graph in enumerate(final.to_graphs()):
+            graph.molgen_index = start + i
+            graph.name = f"gen_{start + i:06d}"
+            out.append(graph)
+    return (out, states) if return_states else out
+
+
+#: Largest sum of bond orders RDKit is asked to write for one atom (no vocabulary element exceeds 7).
+MAX_WRITABLE_VALENCE = 8.0
+
+
+def plain_molblock(g: Data, vocab: Vocab, props: dict[str, str]) -> str:
+    """A V2000 SDF record written without RDKit: atoms, coordinates, charges (``M  CHG``) and bonds
+    (aromatic as type 4). Used for graphs RDKit cannot handle (see :func:`write_graphs`)."""
+    from molgen.chem.vocab import BOND_TYPES  # noqa: F401  (bond classes 1-4 map to V2000 types 1-4)
+
+    n = int(g.num_nodes)
+    ei, bt = g.edge_index, g.bond_type
+    once = (ei[0] < ei[1]) & (bt > 0)
+    bonds = list(zip(ei[0, once].tolist(), ei[1, once].tolist(), bt[once].tolist()))[:999]
+    lines = [str(g.get("name", "")), "  molgen            3D", "",
+             f"{min(n, 999):3d}{len(bonds):3d}  0  0  0  0  0  0  0  0999 V2000"]
+    for (x, y, z), t in zip(g.pos.double().tolist(), g.atom_type.tolist()):
+        lines.append(f"{x:10.4f}{y:10.4f}{z:10.4f} {vocab.elements[t]:<3} 0  0  0  0  0  0  0  0  0  0  0  0")
+    lines += [f"{i + 1:3d}{j + 1:3d}{b:3d}  0" for i, j, b in bonds]
+    charged = [(k + 1, vocab.charges[c]) for k, c in enumerate(g.charge.tolist()) if vocab.charges[c] != 0]
+    for start in range(0, len(charged), 8):
+        chunk = charged[start:start + 8]
+        lines.append(f"M  CHG{len(chunk):3d}" + "".join(f"{a:4d}{c:4d}" for a, c in chunk))
+    lines.append("M  END")
+    return "\n".join(lines) + "\n" + "".join(f">  <{k}>\n{v}\n\n" for k, v in props.items()) + "$$$$\n"
+
+
+def writable(g: Data, vocab: Vocab) -> bool:
+    """Whether a graph is sane enough to hand to RDKit's writer (which can crash the process on
+    garbage): every atom's bond-order sum at most :data:`MAX_WRITABLE_VALENCE` and no charge above
+    its atomic number."""
+    from molgen.chem.vocab import BOND_ORDER
+
+    z = torch.tensor(vocab.atomic_numbers)
+    q = torch.tensor(vocab.charges)
+    if (z[g.atom_type] - q[g.charge] < 0).any():
+        return False
+    order = torch.tensor(BOND_ORDER, dtype=torch.float64)[g.bond_type]
+    valence = torch.zeros(int(g.num_nodes), dtype=torch.float64).index_add_(0, g.edge_index[0], order)
+    return bool((valence <= MAX_WRITABLE_VALENCE).all())
+
+
+def write_graphs(graphs: Sequence[Data], vocab: Vocab, path: str | Path) -> dict:
+    """:func:`molgen.sampling.writers.write_sdf`, one molecule at a time, so that a garbage graph (an
+    untrained model's: one atom with 40 bonds, a hydrogen with charge +2) does not fail or crash the
+    whole file: RDKit's ``MolToMolBlock`` raises, or segfaults, on some of them. Graphs that fail
+    :func:`writable` (or make RDKit raise) are written by :func:`plain_molblock`, with
+    ``molgen_sanitized = 0`` and a ``molgen_note``."""
+    from rdkit import RDLogger
+
+    from molgen.sampling.writers import graph_to_molblock
+
+    RDLogger.DisableLog("rdApp.*")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    n = ok = 0
+    with open(tmp, "w") as fh:
+        for g in graphs:
+            try:
+                if not writable(g, vocab):
+                    raise RuntimeError("valence or charge out of range")
+                block, good = graph_to_molblock(g, vocab)
+            except RuntimeError as err:
+                props = {"molgen_sanitized": "0", "molgen_index": str(g.get("molgen_index", n)),
+                         "molgen_note": f"not an RDKit molecule ({str(err).splitlines()[0][:80]}); written as is"}
+                block, good = plain_molblock(g, vocab, props), False
+            fh.write(block)
+            n += 1
+            ok += int(good)
+    os.replace(tmp, path)
+    return {"written": n, "sanitized": ok}
+
+
+def _write_json(path: Path, obj: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def generate_conditioned(
+    checkpoint: str | Path | None,
+    out: str | Path,
+    num: int = 100,
+    steps: int = 20,
+    *,
+    protein: str | Path | None = None,
+    ref_ligand: str | Path | None = None,
+    residues: str | Sequence[str] | None = None,
+    box: str | Sequence[float] | None = None,
+    pocket_cutoff: float = DEFAULT_POCKET_CUTOFF,
+    fragment: str | Path | None = None,
+    fragment_smarts: str | None = None,
+    batch_size: int = 100,
+    seed: int = 0,
+    device: str = "cpu",
+    num_atoms: int | None = None,
+    atoms_range: tuple[int, int] | None = None,
+    process_options: dict | None = None,
+) -> dict:
+    """``molgen sample`` with a pocket and/or a fragment: load, sample, write ``out`` (SDF) + ``.json``.
+
+    Pocket: ``protein`` with one of ``ref_ligand``, ``residues``, ``box``. Fragment: ``fragment``
+    (SDF of the atoms to keep) or ``fragment_smarts`` matched on ``ref_ligand``. Coordinates are
+    written in the protein's (or the fragment's) own frame.
+
+    Returns:
+        The JSON summary (settings, pocket, fragment, counts, seconds).
+
+    Raises:
+        MolgenError: inconsistent options, unreadable inputs, or a checkpoint without pocket
+            training asked for a pocket.
+    """
+    from molgen.sampling.generate import default_checkpoint
+    from molgen.training.checkpoint import load_model
+
+    if (residues is not None or box is not None) and protein is None:
+        raise MolgenError("--residues and --box need --protein")
+    if protein is not None and residues is not None and box is not None:
+        raise MolgenError("give either --residues or --box, not both")
+    if fragment is not None and fragment_smarts is not None:
+        raise MolgenError("give either --fragment or --fragment-smarts, not both")
+    if fragment_smarts is not None and ref_ligand is None:
+        raise MolgenError("--fragment-smarts is matched on --ref-ligand: give the reference ligand")
+    if ref_ligand is not None and protein is None and fragment_smarts is None:
+        raise MolgenError("--ref-ligand needs --protein (pocket) or --fragment-smarts (fragment)")
+    if protein is None and fragment is None and fragment_smarts is None:
+        raise MolgenError("nothing to condition on: give --protein and/or --fragment / --fragment-smarts")
+    ckpt = Path(checkpoint) if checkpoint else default_checkpoint()
+    gm = load_model(ckpt, device=device, process_options=process_options)
+    pocket = None
+    if protein is not None:
+        if not is_pocket_model(gm.config):
+            raise MolgenError("this model was trained without a pocket (data.context: none); use a pocket "
+                              "model such as data/checkpoints/pocket_flow.ckpt", ckpt)
+        use_ref = ref_ligand if residues is None and box is None else None
+        pocket = load_pocket(protein, ref_ligand=use_ref, residues=residues, box=box, vocab=gm.vocab,
+                             cutoff=pocket_cutoff)
+    frag, frag_atoms = None, None
+    if fragment is not None:
+        frag = fragment_from_sdf(fragment, gm.vocab)
+    elif fragment_smarts is not None:
+        frag, frag_atoms = fragment_from_smarts(ref_ligand, fragment_smarts, gm.vocab)
+    t0 = time.perf_counter()
+    graphs = generate_conditioned_graphs(
+        gm.model, gm.process, gm.vocab, gm.stats, num, steps, pocket=pocket, fragment=frag,
+        batch_size=batch_size, seed=seed, self_condition=gm.self_condition, device=device,
+        num_atoms=num_atoms, atoms_range=atoms_range, progress=True,
+    )
+    seconds = time.perf_counter() - t0
+    out = Path(out)
+    counts = write_graphs(graphs, gm.vocab, out)
+    summary = {
+        "checkpoint": str(ckpt), "process": gm.config["process"], "model": gm.config["model"]["name"],
+        "num": num, "steps": steps, "batch_size": batch_size, "seed": seed, "device": device,
+        "torch_threads": torch.get_num_threads(),
+        "pocket": None if pocket is None else pocket.summary(),
+        "fragment": None if frag is None else {
+            "source": str(fragment) if fragment is not None else f"SMARTS {fragment_smarts} on {ref_ligand}",
+            "atoms": int(frag.num_nodes), "reference_atoms": frag_atoms,
+        },
+        "num_atoms": [int(g.num_nodes) for g in graphs],
+        "seconds": round(seconds, 3),
+        "molecules_per_s": round(num / seconds, 3) if seconds > 0 else None,
+        **counts, "sdf": str(out),
+    }
+    _write_json(out.with_suffix(".json"), summary)
+    return summary
+
+
+__all__ = [
+    "DEFAULT_POCKET_RADIUS",
+    "HYDROGEN_RATIO",
+    "PocketCondition",
+    "PocketRadiusDenoiser",
+    "fragment_from_sdf",
+    "fragment_from_smarts",
+    "generate_conditioned",
+    "generate_conditioned_graphs",
+    "is_pocket_model",
+    "load_pocket",
+    "mol_subgraph",
+    "parse_box",
+    "parse_residues",
+    "plain_molblock",
+    "pocket_sizes",
+    "read_first_mol",
+    "with_hydrogens",
+    "writable",
+    "write_graphs",
+]
