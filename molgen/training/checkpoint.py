@@ -59,6 +59,23 @@ def export_model(module, path: str | Path, meta: dict | None = None) -> Path:
     return path
 
 
+def export_checkpoint(checkpoint: str | Path, path: str | Path, meta: dict | None = None) -> Path:
+    """Export the sampling weights of a Lightning checkpoint (e.g. ``RUN/checkpoints/last.ckpt`` of a
+    stopped run) to a model file, as :func:`export_model` does at the end of training."""
+    gm = load_model(checkpoint)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT, "config": gm.config, "stats": gm.stats, "vocab": gm.vocab.to_dict(),
+        "state_dict": {k: v.detach().cpu() for k, v in gm.model.state_dict().items()},
+        "meta": {**gm.meta, **(meta or {})},
+    }
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+    return path
+
+
 def load_model(path: str | Path, device: str | torch.device = "cpu", process_options: dict | None = None) -> GenerativeModel:
     """Load an exported model or a Lightning checkpoint (``weights_only=True``) for sampling.
 
