@@ -41,7 +41,9 @@ def load_training_log(path: str | Path) -> pd.DataFrame:
             break
     else:
         raise MolgenError("no training log found (expected RUN/logs/metrics.csv)", path)
-    raw = pd.read_csv(p)
+    # a resumed run keeps the log of each earlier segment as metrics.resumed-K.csv beside metrics.csv
+    parts = sorted(p.parent.glob("metrics.resumed-*.csv"), key=lambda q: int(q.stem.rsplit("-", 1)[1])) + [p]
+    raw = pd.concat([pd.read_csv(q) for q in parts], ignore_index=True)
     if "step" not in raw:
         raise MolgenError("not a Lightning CSV log (no 'step' column)", p)
     out = raw.groupby("step", sort=True).first().reset_index()  # first non-null value per column

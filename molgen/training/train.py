@@ -95,6 +95,10 @@ def train(cfg: Config, resume: bool = False, extra_callbacks: list | None = None
     if resume and not last.is_file():
         raise MolgenError("nothing to resume: no checkpoints/last.ckpt", run)
     run.mkdir(parents=True, exist_ok=True)
+    old_log = run / "logs" / "metrics.csv"
+    if resume and old_log.is_file():  # Lightning's CSV logger would overwrite the earlier segment
+        k = len(list(old_log.parent.glob("metrics.resumed-*.csv")))
+        old_log.rename(old_log.with_name(f"metrics.resumed-{k}.csv"))
     (run / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 

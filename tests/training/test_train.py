@@ -119,6 +119,11 @@ def test_resume_after_sigkill_is_exact(qm9_prepared, tmp_path):
     cfg = load_config(killed / "config.yaml")
     train(cfg, resume=True, extra_callbacks=[res_rec])
     assert res_rec.seen == ref_rec.seen[5:10]  # the data order continues where the checkpoint left it
+    from molgen.analysis.training import load_training_log
+
+    log = load_training_log(killed)  # the killed segment's log is kept, not overwritten
+    assert (killed / "logs" / "metrics.resumed-0.csv").is_file()
+    assert log["step"].min() < 5 and log["step"].max() >= 9
 
     a = torch.load(ref / "checkpoints" / "last.ckpt", weights_only=True)
     b = torch.load(killed / "checkpoints" / "last.ckpt", weights_only=True)
