@@ -391,3 +391,18 @@ def test_cli_errors_are_one_line(pocket_model, tmp_path, capsys):
     assert "no protein atoms inside the box" in _one_line_error(capsys)
     assert run_cli([*base, "--residues", "A:12"]) == 2
     assert "need --protein" in _one_line_error(capsys)
+
+
+def test_shipped_pocket_checkpoint(tmp_path):
+    """data/checkpoints/pocket_flow.ckpt: a small file, a pocket model, samples in the protein frame."""
+    from molgen.sampling.conditioning import is_pocket_model
+    from molgen.training import load_model
+
+    ckpt = DATA / "checkpoints" / "pocket_flow.ckpt"
+    assert ckpt.stat().st_size < 10 * 2**20
+    gm = load_model(ckpt)
+    assert is_pocket_model(gm.config) and gm.stats["pocket_ligand"]["hist"]
+    pocket = load_pocket(PROTEIN, ref_ligand=LIGAND, vocab=gm.vocab)
+    graphs = generate_conditioned_graphs(gm.model, gm.process, gm.vocab, gm.stats, 2, 2, pocket=pocket, seed=0)
+    for g in graphs:
+        assert np.linalg.norm(g.pos.double().mean(0).numpy() - pocket.center.numpy()) < 4.0
