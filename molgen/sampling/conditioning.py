@@ -21,7 +21,9 @@ The graph the denoiser sees (:class:`PocketRadiusDenoiser`): the complete graph 
 plus ligand–pocket edges shorter than ``pocket_radius`` (5 Å in ``configs/pocket_flow.yaml``).
 The complete ligand–pocket graph costs L × M pairs per graph (48 × 278 ≈ 13,000 for a median FEP
 ligand in its 6 Å pocket, against 1,128 ligand–ligand pairs); the radius graph keeps the few tens of
-pocket atoms around each ligand atom. ``benchmarks/pocket.py`` measures both per step.
+pocket atoms around each ligand atom. Measured by ``benchmarks/pocket.py`` (shipped model, 100
+ligands of 48 atoms in the 337-atom EGFR pocket, one forward = one sampler step, 2 CPU threads on a
+busy machine): radius graph 347,018 directed edges, 12.3 s; complete graph 3,460,800 edges, 94 s.
 
 Fragment conditioning (inpainting). The kept atoms (an SDF of the atoms to keep, or a SMARTS matched
 on a reference ligand, with the hydrogens bonded to the matched atoms) are *fixed* atoms of the
