@@ -219,14 +219,15 @@ def generation_site(gm, protein: str, ref_mols, num: int, steps: int, seed: int,
     from rdkit import Chem
 
     from molgen.docking import box_from_mols
-    from molgen.sampling.conditioning import generate_conditioned_graphs, load_pocket, write_graphs
+    from molgen.sampling.conditioning import generate_conditioned_graphs, load_pocket
+    from molgen.sampling.writers import write_sdf
     from molgen.validation import validate_molecules
 
     pocket = load_pocket(protein, ref_ligand=ref_mols[0], vocab=gm.vocab)
     graphs = generate_conditioned_graphs(gm.model, gm.process, gm.vocab, gm.stats, num, steps, pocket=pocket,
                                          batch_size=num, seed=seed, self_condition=gm.self_condition)
     sdf = tmp / f"gen_{Path(protein).stem}.sdf"
-    write_graphs(graphs, gm.vocab, sdf)
+    write_sdf(graphs, gm.vocab, sdf)
     gen = [m for m in Chem.SDMolSupplier(str(sdf), sanitize=True, removeHs=False)]
     val = validate_molecules(graphs, vocab=gm.vocab, protein=protein, progress=False)
     ref_val = validate_molecules(ref_mols, protein=protein, progress=False)

@@ -58,6 +58,7 @@ from molgen.models.base import DenoiserInput, DenoiserOutput
 from molgen.models.layers import edge_vectors
 from molgen.processes.sampler import sample
 from molgen.processes.state import MolState
+from molgen.sampling.writers import write_sdf
 from molgen.sampling.sizes import sample_num_atoms
 
 log = logging.getLogger(__name__)
@@ -447,79 +448,6 @@ def generate_conditioned_graphs(
     return (out, states) if return_states else out
 
 
-#: Largest sum of bond orders RDKit is asked to write for one atom (no vocabulary element exceeds 7).
-MAX_WRITABLE_VALENCE = 8.0
-
-
-def plain_molblock(g: Data, vocab: Vocab, props: dict[str, str]) -> str:
-    """A V2000 SDF record written without RDKit: atoms, coordinates, charges (``M  CHG``) and bonds
-    (aromatic as type 4). Used for graphs RDKit cannot handle (see :func:`write_graphs`)."""
-    from molgen.chem.vocab import BOND_TYPES  # noqa: F401  (bond classes 1-4 map to V2000 types 1-4)
-
-    n = int(g.num_nodes)
-    ei, bt = g.edge_index, g.bond_type
-    once = (ei[0] < ei[1]) & (bt > 0)
-    bonds = list(zip(ei[0, once].tolist(), ei[1, once].tolist(), bt[once].tolist()))[:999]
-    lines = [str(g.get("name", "")), "  molgen            3D", "",
-             f"{min(n, 999):3d}{len(bonds):3d}  0  0  0  0  0  0  0  0999 V2000"]
-    for (x, y, z), t in zip(g.pos.double().tolist(), g.atom_type.tolist()):
-        lines.append(f"{x:10.4f}{y:10.4f}{z:10.4f} {vocab.elements[t]:<3} 0  0  0  0  0  0  0  0  0  0  0  0")
-    lines += [f"{i + 1:3d}{j + 1:3d}{b:3d}  0" for i, j, b in bonds]
-    charged = [(k + 1, vocab.charges[c]) for k, c in enumerate(g.charge.tolist()) if vocab.charges[c] != 0]
-    for start in range(0, len(charged), 8):
-        chunk = charged[start:start + 8]
-        lines.append(f"M  CHG{len(chunk):3d}" + "".join(f"{a:4d}{c:4d}" for a, c in chunk))
-    lines.append("M  END")
-    return "\n".join(lines) + "\n" + "".join(f">  <{k}>\n{v}\n\n" for k, v in props.items()) + "$$$$\n"
-
-
-def writable(g: Data, vocab: Vocab) -> bool:
-    """Whether a graph is sane enough to hand to RDKit's writer (which can crash the process on
-    garbage): every atom's bond-order sum at most :data:`MAX_WRITABLE_VALENCE` and no charge above
-    its atomic number."""
-    from molgen.chem.vocab import BOND_ORDER
-
-    z = torch.tensor(vocab.atomic_numbers)
-    q = torch.tensor(vocab.charges)
-    if (z[g.atom_type] - q[g.charge] < 0).any():
-        return False
-    order = torch.tensor(BOND_ORDER, dtype=torch.float64)[g.bond_type]
-    valence = torch.zeros(int(g.num_nodes), dtype=torch.float64).index_add_(0, g.edge_index[0], order)
-    return bool((valence <= MAX_WRITABLE_VALENCE).all())
-
-
-def write_graphs(graphs: Sequence[Data], vocab: Vocab, path: str | Path) -> dict:
-    """:func:`molgen.sampling.writers.write_sdf`, one molecule at a time, so that a garbage graph (an
-    untrained model's: one atom with 40 bonds, a hydrogen with charge +2) does not fail or crash the
-    whole file: RDKit's ``MolToMolBlock`` raises, or segfaults, on some of them. Graphs that fail
-    :func:`writable` (or make RDKit raise) are written by :func:`plain_molblock`, with
-    ``molgen_sanitized = 0`` and a ``molgen_note``."""
-    from rdkit import RDLogger
-
-    from molgen.sampling.writers import graph_to_molblock
-
-    RDLogger.DisableLog("rdApp.*")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    n = ok = 0
-    with open(tmp, "w") as fh:
-        for g in graphs:
-            try:
-                if not writable(g, vocab):
-                    raise RuntimeError("valence or charge out of range")
-                block, good = graph_to_molblock(g, vocab)
-            except RuntimeError as err:
-                props = {"molgen_sanitized": "0", "molgen_index": str(g.get("molgen_index", n)),
-                         "molgen_note": f"not an RDKit molecule ({str(err).splitlines()[0][:80]}); written as is"}
-                block, good = plain_molblock(g, vocab, props), False
-            fh.write(block)
-            n += 1
-            ok += int(good)
-    os.replace(tmp, path)
-    return {"written": n, "sanitized": ok}
-
-
 def _write_json(path: Path, obj: dict) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(obj, indent=2) + "\n")
@@ -597,7 +525,7 @@ def generate_conditioned(
     )
     seconds = time.perf_counter() - t0
     out = Path(out)
-    counts = write_graphs(graphs, gm.vocab, out)
+    counts = write_sdf(graphs, gm.vocab, out)
     summary = {
         "checkpoint": str(ckpt), "process": gm.config["process"], "model": gm.config["model"]["name"],
         "num": num, "steps": steps, "batch_size": batch_size, "seed": seed, "device": device,
@@ -630,10 +558,7 @@ __all__ = [
     "mol_subgraph",
     "parse_box",
     "parse_residues",
-    "plain_molblock",
     "pocket_sizes",
     "read_first_mol",
     "with_hydrogens",
-    "writable",
-    "write_graphs",
 ]

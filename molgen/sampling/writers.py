@@ -1,4 +1,11 @@
-"""Writing generated molecules: SDF with coordinates, hydrogens, bonds and charges."""
+"""Writing generated molecules: SDF with coordinates, hydrogens, bonds and charges.
+
+Every generated graph gets a record, whatever it holds. RDKit writes the ones it can; a garbage graph
+(an untrained model's: one atom with 40 bonds, a hydrogen with charge +2) can make RDKit's
+``MolToMolBlock`` raise or even crash the process, so graphs that fail :func:`writable` (or make
+RDKit raise) are written by :func:`plain_molblock` instead, with ``molgen_sanitized = 0`` and a
+``molgen_note``. Validation then reports why they fail.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +13,50 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+import torch
 from rdkit import Chem, RDLogger
 from torch_geometric.data import Data
 
 from molgen.chem.convert import data_to_mol
-from molgen.chem.vocab import Vocab
+from molgen.chem.vocab import BOND_ORDER, Vocab
+
+#: Largest sum of bond orders RDKit is asked to write for one atom (no vocabulary element exceeds 7).
+MAX_WRITABLE_VALENCE = 8.0
 
 
-def graph_to_molblock(data: Data, vocab: Vocab) -> tuple[str, bool]:
-    """Molblock of a generated graph, and whether RDKit could sanitise it.
+def writable(g: Data, vocab: Vocab) -> bool:
+    """Whether a graph is sane enough to hand to RDKit (which can crash the process on garbage): every
+    atom's bond-order sum at most :data:`MAX_WRITABLE_VALENCE` and no charge above its atomic number."""
+    z = torch.tensor(vocab.atomic_numbers)
+    q = torch.tensor(vocab.charges)
+    if (z[g.atom_type] - q[g.charge] < 0).any():
+        return False
+    order = torch.tensor(BOND_ORDER, dtype=torch.float64)[g.bond_type]
+    valence = torch.zeros(int(g.num_nodes), dtype=torch.float64).index_add_(0, g.edge_index[0], order)
+    return bool((valence <= MAX_WRITABLE_VALENCE).all())
 
-    Molecules that fail sanitisation are still written (with their bonds as predicted, not
-    kekulised) so validation can report why they fail; the ``molgen_sanitized`` property says which.
-    """
+
+def plain_molblock(g: Data, vocab: Vocab, props: dict[str, str]) -> str:
+    """A V2000 SDF record written without RDKit: atoms, coordinates, charges (``M  CHG``) and bonds
+    (bond classes 1-4 are V2000 types 1-4, aromatic = 4)."""
+    n = int(g.num_nodes)
+    ei, bt = g.edge_index, g.bond_type
+    once = (ei[0] < ei[1]) & (bt > 0)
+    bonds = list(zip(ei[0, once].tolist(), ei[1, once].tolist(), bt[once].tolist()))[:999]
+    lines = [str(g.get("name", "")), "  molgen            3D", "",
+             f"{min(n, 999):3d}{len(bonds):3d}  0  0  0  0  0  0  0  0999 V2000"]
+    for (x, y, z), t in zip(g.pos.double().tolist(), g.atom_type.tolist()):
+        lines.append(f"{x:10.4f}{y:10.4f}{z:10.4f} {vocab.elements[t]:<3} 0  0  0  0  0  0  0  0  0  0  0  0")
+    lines += [f"{i + 1:3d}{j + 1:3d}{b:3d}  0" for i, j, b in bonds]
+    charged = [(k + 1, vocab.charges[c]) for k, c in enumerate(g.charge.tolist()) if vocab.charges[c] != 0]
+    for start in range(0, len(charged), 8):
+        chunk = charged[start:start + 8]
+        lines.append(f"M  CHG{len(chunk):3d}" + "".join(f"{a:4d}{c:4d}" for a, c in chunk))
+    lines.append("M  END")
+    return "\n".join(lines) + "\n" + "".join(f">  <{k}>\n{v}\n\n" for k, v in props.items()) + "$$$$\n"
+
+
+def _rdkit_molblock(data: Data, vocab: Vocab) -> tuple[str, bool]:
     try:
         mol = data_to_mol(data, vocab, sanitize=True)
         ok = True
@@ -35,8 +73,27 @@ def graph_to_molblock(data: Data, vocab: Vocab) -> tuple[str, bool]:
     return block + props + "$$$$\n", ok
 
 
+def graph_to_molblock(data: Data, vocab: Vocab) -> tuple[str, bool]:
+    """SDF record of a generated graph, and whether RDKit could sanitise it.
+
+    Molecules that fail sanitisation are still written (with their bonds as predicted, not
+    kekulised) so validation can report why they fail; the ``molgen_sanitized`` property says which.
+    Graphs RDKit cannot take at all are written by :func:`plain_molblock`.
+    """
+    try:
+        if not writable(data, vocab):
+            raise RuntimeError("valence or charge out of range")
+        return _rdkit_molblock(data, vocab)
+    except RuntimeError as err:
+        props = {"molgen_sanitized": "0"}
+        if "molgen_index" in data:
+            props["molgen_index"] = str(data["molgen_index"])
+        props["molgen_note"] = f"not an RDKit molecule ({str(err).splitlines()[0][:80]}); written as is"
+        return plain_molblock(data, vocab, props), False
+
+
 def write_sdf(graphs: Iterable[Data], vocab: Vocab, path: str | Path) -> dict:
-    """Write graphs to an SDF atomically; returns counts (written, sanitised)."""
+    """Write graphs to an SDF atomically, one record per graph; returns counts (written, sanitised)."""
     RDLogger.DisableLog("rdApp.*")  # invalid generated molecules are expected; validation reports them
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -86,6 +86,15 @@ def _quiet_c_output():
             os.close(copy)
 
 
+def _hueckel_can_run(mol: Chem.Mol, charge: int) -> bool:
+    """Whether the electron count fits the valence orbitals (s + p: 1 for H, 4 otherwise): YAeHMOP
+    terminates the whole process when it does not (a generated molecule with absurd charges)."""
+    table = Chem.GetPeriodicTable()
+    electrons = sum(table.GetNOuterElecs(a.GetAtomicNum()) for a in mol.GetAtoms()) - charge
+    orbitals = sum(1 if a.GetAtomicNum() == 1 else 4 for a in mol.GetAtoms())
+    return 0 <= electrons <= 2 * orbitals
+
+
 def rdkit_bonds(mol: Chem.Mol) -> Chem.Mol:
     """``mol`` with bonds and formal charges from ``rdDetermineBonds.DetermineBonds``.
 
@@ -101,10 +110,28 @@ def rdkit_bonds(mol: Chem.Mol) -> Chem.Mol:
         out = _without_bonds(mol, keep_charges=False).GetMol()
         rdDetermineBonds.DetermineBonds(out, charge=charge)
     except (ValueError, RuntimeError):
+        if not _hueckel_can_run(mol, charge):
+            raise
         out = _without_bonds(mol, keep_charges=False).GetMol()
         with _quiet_c_output():
             rdDetermineBonds.DetermineBonds(out, charge=charge, useHueckel=True)
     return out
+
+
+#: Largest bond-order sum per atom handed to RDKit's valence code (no element we model exceeds 7);
+#: beyond it, or with a charge above the atomic number, RDKit's checks raise or crash the process.
+MAX_BOND_ORDER_SUM = 8.0
+
+
+def impossible_atoms(mol: Chem.Mol) -> str | None:
+    """Why the molecule is beyond chemistry (bond-order sum or charge), before RDKit computes valences."""
+    for a in mol.GetAtoms():
+        total = sum(b.GetBondTypeAsDouble() for b in a.GetBonds())
+        if total > MAX_BOND_ORDER_SUM:
+            return f"atom {a.GetIdx()} {a.GetSymbol()} has bond orders summing to {total:g}"
+        if a.GetFormalCharge() > a.GetAtomicNum():
+            return f"atom {a.GetIdx()} {a.GetSymbol()} has charge {a.GetFormalCharge():+d}"
+    return None
 
 
 def build_molecule(mol: Chem.Mol, bonds: str = "predicted", hydrogens: str = "auto") -> Built:
@@ -129,14 +156,20 @@ def build_molecule(mol: Chem.Mol, bonds: str = "predicted", hydrogens: str = "au
         raise ValueError(f"unknown bond source {bonds!r}")
     if hydrogens == "auto":
         hydrogens = "keep" if any(a.GetAtomicNum() == 1 for a in raw.GetAtoms()) else "add"
+    impossible = impossible_atoms(raw)
+    if error is None and impossible is not None:
+        return Built(raw, None, (), hydrogens, "sanitization failed: " + impossible)
     for a in raw.GetAtoms():
         a.SetNoImplicit(hydrogens == "keep")
     raw.UpdatePropertyCache(strict=False)
     if error is not None:
         return Built(raw, None, (), hydrogens, " ".join(error.split()))
-    problems = Chem.DetectChemistryProblems(raw)
+    try:
+        problems = [p.Message() for p in Chem.DetectChemistryProblems(raw)]
+    except RuntimeError as err:  # RDKit's own pre-conditions, on graphs it cannot reason about
+        problems = [str(err).splitlines()[0]]
     if problems:
-        return Built(raw, None, (), hydrogens, "sanitization failed: " + " ".join(problems[0].Message().split()))
+        return Built(raw, None, (), hydrogens, "sanitization failed: " + " ".join(problems[0].split()))
     out = Chem.Mol(raw)
     Chem.SanitizeMol(out)
     added: tuple[int, ...] = ()
