@@ -66,20 +66,29 @@ def data_info(path: Path = typer.Argument(..., help="A prepared dataset director
 
 @app.command("train")
 def train_cmd(
-    config: Path = typer.Argument(..., help="Training config YAML (configs/*.yaml)."),
+    config: Optional[str] = typer.Argument(None, help="Training config YAML (configs/*.yaml); with --resume: none "
+                                           "(the run's own config.yaml is used) and only overrides follow."),
     overrides: list[str] = typer.Argument(None, help="Dotted overrides, e.g. trainer.devices=2 data.batch_size=32."),
-    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this directory."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue the run in this directory: "
+                                          "molgen train --resume RUN [key=value ...]."),
 ) -> None:
     """Train a denoiser; writes the run directory (config, checkpoints, logs, model.ckpt)."""
     from molgen.config import load_config
     from molgen.training.train import train
 
+    overrides = list(overrides or [])
     if resume is not None:
-        cfg_path = resume / "config.yaml"
-        cfg = load_config(cfg_path, overrides or [])
+        if config is not None:
+            if "=" not in config:
+                raise MolgenError(f"--resume continues with {resume / 'config.yaml'}: give overrides "
+                                  f"(key=value) only, not a config file ({config})")
+            overrides.insert(0, config)
+        cfg = load_config(resume / "config.yaml", overrides)
         cfg.out_dir = resume.resolve()
+    elif config is None:
+        raise MolgenError("give a training config (configs/*.yaml) or --resume RUN_DIR")
     else:
-        cfg = load_config(config, overrides or [])
+        cfg = load_config(config, overrides)
     run = train(cfg, resume=resume is not None)
     typer.echo(f"run directory: {run}")
 

@@ -48,6 +48,7 @@ from molgen.pipeline.steps import (
     merge_chunks,
     resolve_checkpoint,
     setup_dock,
+    setup_generate,
     validation_config,
 )
 
@@ -132,6 +133,7 @@ def fingerprints(wf: Workflow) -> dict[str, dict[str, str]]:
             if not ckpt.is_file():
                 raise MolgenError(f"steps.{s.name}.checkpoint: file not found", ckpt)
             d["checkpoint_sha256"] = _sha256(ckpt)
+            d["input_sha256"] = {str(p): _sha256(p) for p in s.input_files()}
         else:
             d["input"] = out[s.input]["chunk"]
         chunk = _hash(d)
@@ -309,7 +311,8 @@ class _Engine:
         if todo:
             if self.merge_only:
                 raise RunFailed(f"chunks {todo} of step {s.name!r} are missing")
-            context = setup_dock(s, self.run) if s.type == "dock" else {}
+            context = (setup_dock(s, self.run) if s.type == "dock"
+                       else setup_generate(s, self.run, self.wf.device) if s.type == "generate" else {})
             tasks = self.tasks(s, todo, context, ex.in_process)
             with tqdm(total=len(mine), initial=len(done), desc=s.name, unit="chunk", disable=not self.progress,
                       leave=True) as bar:

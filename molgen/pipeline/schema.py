@@ -40,8 +40,11 @@ from molgen.errors import MolgenError
 
 #: Step types whose work is done per chunk of molecules (they read and write molecules).
 MAP_STEPS = ("generate", "validate", "filter", "dock")
-#: Generation modes; only ``unconditional`` is implemented so far.
+#: Generation modes: no condition; ligands in a protein pocket; the rest grown around fixed atoms.
 GENERATE_MODES = ("unconditional", "pocket", "fragment")
+#: The generate keys that define a pocket, and those that define a fragment.
+POCKET_KEYS = ("ref_ligand", "residues", "box")
+FRAGMENT_KEYS = ("fragment", "fragment_smarts")
 
 
 class _Strict(BaseModel):
@@ -49,12 +52,36 @@ class _Strict(BaseModel):
 
 
 # ------------------------------------------------------------------------------------------- steps
+class BoxConfig(_Strict):
+    """Search box: centre and edge lengths, Å."""
+
+    center: tuple[float, float, float]
+    size: tuple[float, float, float]
+
+    @field_validator("size")
+    @classmethod
+    def _positive(cls, v):
+        if any(x <= 0 for x in v):
+            raise ValueError(f"box edge lengths must be > 0, got {list(v)}")
+        return v
+
+
 class GenerateStep(_Strict):
     """Sample molecules with a trained model.
 
     ``num`` molecules are made as ``ceil(num / chunk_size)`` chunks; chunk k is seeded by
     ``(seed, k)`` so its molecules do not depend on the process, shard or executor that runs it.
     ``checkpoint: null`` means the shipped QM9 model.
+
+    Modes (see :mod:`molgen.sampling.conditioning`):
+
+    * ``unconditional``;
+    * ``pocket``: ligands in the pocket of ``protein`` cut around ``ref_ligand`` (residues within
+      ``pocket_cutoff`` Å), or given as ``residues`` (``["A:12", ...]``), or by a ``box``; written in
+      the protein's frame; needs a pocket model (``data/checkpoints/pocket_flow.ckpt``);
+    * ``fragment``: the atoms of ``fragment`` (an SDF of the atoms to keep) or of ``fragment_smarts``
+      matched on ``ref_ligand`` stay where they are and the rest is grown; in a pocket when
+      ``protein`` is given (the pocket then comes from ``residues``, ``box`` or ``ref_ligand``).
     """
 
     name: str
@@ -69,6 +96,13 @@ class GenerateStep(_Strict):
     atoms_range: tuple[int, int] | None = None
     options: dict[str, Any] = Field(default_factory=dict, description="process sampler settings")
     seed: int | None = Field(None, description="default: the workflow seed")
+    protein: Path | None = Field(None, description="pocket and fragment modes: protein PDB or mmCIF")
+    ref_ligand: Path | None = Field(None, description="reference ligand SDF: pocket definition, SMARTS target")
+    residues: list[str] | None = Field(None, description='pocket residues, e.g. ["A:57", "A:102"]')
+    box: BoxConfig | None = Field(None, description="pocket: residues with an atom inside this box")
+    pocket_cutoff: float = Field(6.0, gt=0, description="Å around ref_ligand")
+    fragment: Path | None = Field(None, description="fragment mode: SDF of the atoms to keep")
+    fragment_smarts: str | None = Field(None, description="fragment mode: SMARTS matched on ref_ligand")
 
     @field_validator("mode")
     @classmethod
@@ -77,8 +111,6 @@ class GenerateStep(_Strict):
             hint = difflib.get_close_matches(v, GENERATE_MODES, n=1)
             more = f" (did you mean {hint[0]!r}?)" if hint else ""
             raise ValueError(f"unknown mode {v!r}{more} (known: {', '.join(GENERATE_MODES)})")
-        if v != "unconditional":
-            raise ValueError(f"mode {v!r} is not available yet (only 'unconditional')")
         return v
 
     @field_validator("atoms_range")
@@ -87,6 +119,51 @@ class GenerateStep(_Strict):
         if v is not None and not 1 <= v[0] <= v[1]:
             raise ValueError(f"needs 1 <= lo <= hi, got {list(v)}")
         return v
+
+    @field_validator("fragment_smarts")
+    @classmethod
+    def _smarts(cls, v):
+        from rdkit import Chem, RDLogger
+
+        RDLogger.DisableLog("rdApp.*")
+        if v is not None and Chem.MolFromSmarts(v) is None:
+            raise ValueError(f"cannot parse SMARTS {v!r}")
+        return v
+
+    def input_files(self) -> list[Path]:
+        """The files the molecules depend on besides the checkpoint (hashed into the fingerprint)."""
+        return [p for p in (self.protein, self.ref_ligand, self.fragment) if p is not None]
+
+
+def generate_condition_problems(label: str, s: dict) -> list[str]:
+    """Which condition keys a generate step's mode needs and forbids (raw dict)."""
+    mode = s.get("mode", "unconditional")
+    given = [k for k in ("protein", *POCKET_KEYS, *FRAGMENT_KEYS) if s.get(k) is not None]
+    pocket = [k for k in ("residues", "box") if k in given]
+    out = []
+    if mode == "unconditional":
+        if given:
+            out.append(f"{label}: mode 'unconditional' takes no {', '.join(given)} (use mode: pocket or fragment)")
+        return out
+    if mode == "pocket" and "protein" not in given:
+        out.append(f"{label}.protein: mode 'pocket' needs the protein (PDB or mmCIF)")
+    if mode == "pocket" and not pocket and "ref_ligand" not in given:
+        out.append(f"{label}: mode 'pocket' needs one of ref_ligand, residues, box to define the pocket")
+    if len(pocket) > 1:
+        out.append(f"{label}: give either residues or box, not both")
+    if mode == "pocket" and any(k in given for k in FRAGMENT_KEYS):
+        out.append(f"{label}: fragment and fragment_smarts belong to mode 'fragment' (which also takes a protein)")
+    if mode == "fragment":
+        frag = [k for k in FRAGMENT_KEYS if k in given]
+        if not frag:
+            out.append(f"{label}: mode 'fragment' needs fragment (SDF of the atoms to keep) or fragment_smarts")
+        elif len(frag) > 1:
+            out.append(f"{label}: give either fragment or fragment_smarts, not both")
+        if "fragment_smarts" in given and "ref_ligand" not in given:
+            out.append(f"{label}.fragment_smarts: is matched on ref_ligand: give the reference ligand")
+        if pocket and "protein" not in given:
+            out.append(f"{label}: {pocket[0]} defines a pocket: give the protein too")
+    return out
 
 
 class ValidateStep(_Strict):
@@ -160,20 +237,6 @@ class FilterStep(_Strict):
         return v
 
 
-class BoxConfig(_Strict):
-    """Search box: centre and edge lengths, Å."""
-
-    center: tuple[float, float, float]
-    size: tuple[float, float, float]
-
-    @field_validator("size")
-    @classmethod
-    def _positive(cls, v):
-        if any(x <= 0 for x in v):
-            raise ValueError(f"box edge lengths must be > 0, got {list(v)}")
-        return v
-
-
 class DockStep(_Strict):
     """Score, minimise or dock the input's molecules with AutoDock Vina (see :mod:`molgen.docking`).
 
@@ -211,7 +274,7 @@ STEP_TYPES: dict[str, type[_Strict]] = {
 }
 Step = Annotated[GenerateStep | ValidateStep | FilterStep | DockStep | ReportStep, Field(discriminator="type")]
 #: Path-valued keys of each step type, resolved against the workflow file's folder.
-_PATH_KEYS = {"generate": ("checkpoint",), "validate": ("qm9_dir", "protein", "reference"),
+_PATH_KEYS = {"generate": ("checkpoint", "protein", "ref_ligand", "fragment"), "validate": ("qm9_dir", "protein", "reference"),
               "dock": ("receptor", "ref_ligand")}
 
 
@@ -360,6 +423,28 @@ def _resolve(value: Any, base: Path) -> Any:
     return str(p if p.is_absolute() else (base / p).resolve())
 
 
+def _model_problems(label: str, s: dict) -> list[str]:
+    """A pocket model needs a protein, and a protein needs a pocket model."""
+    ckpt = s.get("checkpoint")
+    if not isinstance(ckpt, str) or not Path(ckpt).is_file():
+        return []
+    from molgen.sampling.conditioning import is_pocket_model
+    from molgen.training.checkpoint import read_model_file
+
+    try:
+        pocket_model = is_pocket_model(read_model_file(ckpt)[0])
+    except MolgenError:
+        return []  # not a model file: the generate step says so when it loads it
+    with_protein = s.get("protein") is not None
+    if with_protein and not pocket_model:
+        return [(f"{label}.checkpoint: this model was trained without a pocket (data.context: none); a protein "
+                 "needs a pocket model such as data/checkpoints/pocket_flow.ckpt")]
+    if pocket_model and not with_protein:
+        return [(f"{label}.checkpoint: a pocket model generates in a pocket: give protein (mode pocket, or "
+                 "fragment with a protein)")]
+    return []
+
+
 def _file_problems(steps: list[dict]) -> list[str]:
     """Missing files named by the steps (raw dicts, paths already resolved; also for steps with other
     problems, so that one message lists everything)."""
@@ -383,6 +468,9 @@ def _file_problems(steps: list[dict]) -> list[str]:
                 except MolgenError as err:
                     out.append(f"{label}.checkpoint: not set, and the shipped checkpoint is missing ({err.path})")
             need(label, "checkpoint", s.get("checkpoint"))
+            for key in ("protein", "ref_ligand", "fragment"):
+                need(label, key, s.get(key))
+            out += _model_problems(label, s)
         elif kind == "validate":
             need(label, "protein", s.get("protein"))
             need(label, "qm9_dir", s.get("qm9_dir"), "folder")
@@ -422,6 +510,8 @@ def _graph_problems(steps: list[dict]) -> list[str]:
                            f"{', '.join(map(str, earlier)) or 'none'})")
             elif earlier[src] in STEP_TYPES and earlier[src] not in MAP_STEPS:
                 out.append(f"{label}.input: step {src!r} ({earlier[src]}) has no molecules to read")
+        if kind == "generate":
+            out += generate_condition_problems(label, s)
         if kind == "dock":
             has_box, has_ref = s.get("box") is not None, s.get("ref_ligand") is not None
             if not has_box and not has_ref:

@@ -150,9 +150,43 @@ def resolve_checkpoint(step) -> Path:
     return default_checkpoint()
 
 
+def setup_generate(step, run: RunDir, device: str) -> dict:
+    """Pocket and fragment modes: cut the pocket and read the fragment once per step; their summary
+    goes to ``steps/NAME/condition.json``. Unconditional: nothing.
+
+    Raises:
+        MolgenError: an unreadable protein, ligand or fragment; a SMARTS without a match.
+    """
+    if step.mode == "unconditional":
+        return {}
+    from molgen.sampling.conditioning import fragment_from_sdf, fragment_from_smarts, load_pocket
+
+    gm = _model(str(resolve_checkpoint(step)), resolve_device(device), json.dumps(step.options, sort_keys=True))
+    pocket = frag = None
+    summary: dict = {"mode": step.mode, "pocket": None, "fragment": None}
+    if step.protein is not None:
+        pocket_rule = step.residues is None and step.box is None
+        box = None if step.box is None else [*step.box.center, *step.box.size]
+        pocket = load_pocket(step.protein, ref_ligand=step.ref_ligand if pocket_rule else None,
+                             residues=step.residues, box=box, vocab=gm.vocab, cutoff=step.pocket_cutoff)
+        summary["pocket"] = pocket.summary()
+    if step.fragment is not None:
+        frag = fragment_from_sdf(step.fragment, gm.vocab)
+        summary["fragment"] = {"source": str(step.fragment), "atoms": int(frag.num_nodes)}
+    elif step.fragment_smarts is not None:
+        frag, atoms = fragment_from_smarts(step.ref_ligand, step.fragment_smarts, gm.vocab)
+        summary["fragment"] = {"source": f"SMARTS {step.fragment_smarts} on {step.ref_ligand}",
+                               "atoms": int(frag.num_nodes), "reference_atoms": atoms}
+    out = run.step_dir(step.name)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "condition.json", summary)
+    return {"pocket": pocket, "fragment": frag}
+
+
 def _generate(task: ChunkTask, run: RunDir, out: Path) -> dict:
     import torch
 
+    from molgen.sampling.conditioning import generate_conditioned_graphs
     from molgen.sampling.generate import generate_graphs
     from molgen.sampling.writers import graph_to_molblock
 
@@ -162,10 +196,18 @@ def _generate(task: ChunkTask, run: RunDir, out: Path) -> dict:
     threads = torch.get_num_threads()
     if task.threads:
         torch.set_num_threads(task.threads)
+    atoms_range = tuple(step.atoms_range) if step.atoms_range else None
     try:
-        graphs = generate_graphs(gm.model, gm.process, gm.vocab, gm.stats, task.count, step.steps, step.batch_size,
-                                 task.seed, gm.self_condition, device, step.num_atoms,
-                                 tuple(step.atoms_range) if step.atoms_range else None)
+        if step.mode == "unconditional":
+            graphs = generate_graphs(gm.model, gm.process, gm.vocab, gm.stats, task.count, step.steps,
+                                     step.batch_size, task.seed, gm.self_condition, device, step.num_atoms,
+                                     atoms_range)
+        else:
+            graphs = generate_conditioned_graphs(
+                gm.model, gm.process, gm.vocab, gm.stats, task.count, step.steps,
+                pocket=task.context.get("pocket"), fragment=task.context.get("fragment"),
+                batch_size=step.batch_size, seed=task.seed, self_condition=gm.self_condition, device=device,
+                num_atoms=step.num_atoms, atoms_range=atoms_range)
     finally:
         torch.set_num_threads(threads)
     rows, text = [], []

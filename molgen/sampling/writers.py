@@ -60,7 +60,7 @@ def _rdkit_molblock(data: Data, vocab: Vocab) -> tuple[str, bool]:
     try:
         mol = data_to_mol(data, vocab, sanitize=True)
         ok = True
-    except Exception:
+    except Exception:  # noqa: BLE001 - RDKit raises several types for molecules it will not sanitise
         mol = data_to_mol(data, vocab, sanitize=False)
         mol.UpdatePropertyCache(strict=False)
         ok = False

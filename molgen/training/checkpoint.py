@@ -76,6 +76,33 @@ def export_checkpoint(checkpoint: str | Path, path: str | Path, meta: dict | Non
     return path
 
 
+def read_model_file(path: str | Path) -> tuple[dict, dict, dict, dict, dict]:
+    """``(config, stats, vocab, state_dict, meta)`` of an exported model or a Lightning checkpoint,
+    read with ``weights_only=True``; the network is not built.
+
+    Raises:
+        MolgenError: missing file, or a file that is not a molgen model/checkpoint.
+    """
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise MolgenError("checkpoint not found", p)
+    try:
+        blob = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle errors, truncated files, non-torch files
+        raise MolgenError(f"cannot read checkpoint ({type(err).__name__}: {str(err).splitlines()[0][:200]})", p) from None
+    if not isinstance(blob, dict):
+        raise MolgenError("not a molgen checkpoint", p)
+    if blob.get("format") == FORMAT:
+        return blob["config"], blob["stats"], blob["vocab"], blob["state_dict"], blob["meta"]
+    if "hyper_parameters" in blob and "state_dict" in blob:
+        hp = blob["hyper_parameters"]
+        sd = blob["state_dict"]
+        prefix = "ema.module." if any(k.startswith("ema.module.") for k in sd) else "model."
+        state = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
+        return hp["config"], hp["stats"], hp["vocab"], state, {"global_step": blob.get("global_step")}
+    raise MolgenError("not a molgen checkpoint (no model format or Lightning state)", p)
+
+
 def load_model(path: str | Path, device: str | torch.device = "cpu", process_options: dict | None = None) -> GenerativeModel:
     """Load an exported model or a Lightning checkpoint (``weights_only=True``) for sampling.
 
@@ -90,24 +117,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", process_opt
     from molgen.training.module import build_components
 
     p = Path(path).expanduser()
-    if not p.is_file():
-        raise MolgenError("checkpoint not found", p)
-    try:
-        blob = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as err:  # pickle errors, truncated files, non-torch files
-        raise MolgenError(f"cannot read checkpoint ({type(err).__name__}: {str(err).splitlines()[0][:200]})", p) from None
-    if not isinstance(blob, dict):
-        raise MolgenError("not a molgen checkpoint", p)
-    if blob.get("format") == FORMAT:
-        config, stats, vocab_d, state, meta = blob["config"], blob["stats"], blob["vocab"], blob["state_dict"], blob["meta"]
-    elif "hyper_parameters" in blob and "state_dict" in blob:
-        hp = blob["hyper_parameters"]
-        config, stats, vocab_d, meta = hp["config"], hp["stats"], hp["vocab"], {"global_step": blob.get("global_step")}
-        sd = blob["state_dict"]
-        prefix = "ema.module." if any(k.startswith("ema.module.") for k in sd) else "model."
-        state = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
-    else:
-        raise MolgenError("not a molgen checkpoint (no model format or Lightning state)", p)
+    config, stats, vocab_d, state, meta = read_model_file(p)
     vocab = Vocab.from_dict(vocab_d)
     if process_options:
         config = {**config, "process": {**config["process"], **process_options}}

@@ -76,11 +76,57 @@ def test_step_graph_problems(tmp_path, ckpt):
     assert "steps.dock: dock needs 'box' (center, size) or 'ref_ligand'" in msg
 
 
-def test_pocket_and_fragment_not_available_yet(tmp_path, ckpt):
-    for mode in ("pocket", "fragment"):
+def test_condition_keys_per_mode(tmp_path, ckpt):
+    """Which keys pocket and fragment modes need and refuse; every problem named with its path."""
+    prot = tmp_path / "p.pdb"
+    prot.write_text("ATOM\n")
+
+    def problems(**gen) -> str:
         path = write_workflow(tmp_path / "wf.yaml", ckpt, tmp_path / "run")
-        with pytest.raises(MolgenError, match=f"steps.generate.mode: mode '{mode}' is not available yet"):
-            load_workflow(path, [f"steps.generate.mode={mode}"])
+        overrides = [f"steps.generate.{k}={v}" for k, v in gen.items()]
+        with pytest.raises(MolgenError) as info:
+            load_workflow(path, overrides)
+        return str(info.value)
+
+    msg = problems(mode="pocket")
+    assert "steps.generate.protein: mode 'pocket' needs the protein" in msg
+    assert "steps.generate: mode 'pocket' needs one of ref_ligand, residues, box" in msg
+    assert "mode 'unconditional' takes no protein" in problems(protein=str(prot))
+    msg = problems(mode="pocket", protein=str(prot), residues='["A:1"]', box="{center: [0,0,0], size: [9,9,9]}")
+    assert "give either residues or box, not both" in msg
+    assert "mode 'fragment' needs fragment (SDF of the atoms to keep) or fragment_smarts" in problems(mode="fragment")
+    msg = problems(mode="fragment", fragment_smarts="c1ccccc1")
+    assert "steps.generate.fragment_smarts: is matched on ref_ligand" in msg
+    assert "cannot parse SMARTS 'c1ccc(('" in problems(mode="fragment", fragment_smarts="c1ccc((")
+    msg = problems(mode="fragment", fragment=str(tmp_path / "missing.sdf"), residues='["A:1"]')
+    assert "steps.generate.fragment: file not found" in msg and "residues defines a pocket: give the protein" in msg
+    assert "unknown mode 'pockt' (did you mean 'pocket'?)" in problems(mode="pockt")
+    # a complete pocket step passes (the fake checkpoint is not a model: its kind is checked when loaded)
+    path = write_workflow(tmp_path / "wf.yaml", ckpt, tmp_path / "run")
+    wf = load_workflow(path, ["steps.generate.mode=pocket", f"steps.generate.protein={prot}",
+                              "steps.generate.residues=[A:1, A:2]"])
+    assert wf.step("generate").residues == ["A:1", "A:2"] and wf.step("generate").protein == prot
+
+
+def test_model_kind_must_fit_the_mode(tmp_path, tiny_checkpoint):
+    """A QM9 model cannot take a protein; a pocket model needs one (checked before anything runs)."""
+    pocket_model = ROOT / "data" / "checkpoints" / "pocket_flow.ckpt"
+    prot = ROOT / "data" / "complexes" / "posebusters" / "1S3V" / "1s3v_protein_one_lig_removed.pdb"
+    path = write_workflow(tmp_path / "wf.yaml", tiny_checkpoint, tmp_path / "run")
+    with pytest.raises(MolgenError, match="this model was trained without a pocket"):
+        load_workflow(path, ["steps.generate.mode=pocket", f"steps.generate.protein={prot}",
+                             "steps.generate.residues=[A:1]"])
+    with pytest.raises(MolgenError, match="a pocket model generates in a pocket: give protein"):
+        load_workflow(path, [f"steps.generate.checkpoint={pocket_model}"])
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("name", ["pocket.yaml", "fragment.yaml"])
+def test_shipped_conditioned_workflows_pass_every_check(name):
+    wf = load_workflow(ROOT / "workflows" / name)  # with the file and model checks
+    gen = wf.step("generate")
+    assert gen.mode == name.split(".")[0] and gen.protein.is_file() and gen.ref_ligand.is_file()
+    assert [s.type for s in wf.steps] == ["generate", "validate", "filter", "dock", "report"]
 
 
 def test_overrides_by_step_name_and_paths(tmp_path, ckpt, monkeypatch):

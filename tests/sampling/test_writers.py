@@ -75,7 +75,7 @@ def test_validation_of_impossible_molecules_reports_instead_of_crashing(tmp_path
     # RDKit's Hückel fallback terminates the process on impossible electron counts: run in a child
     for bonds in ("predicted", "edm", "rdkit"):
         out = subprocess.run([sys.executable, "-m", "molgen.cli", "validate", str(sdf), "--out",
-                              str(tmp_path / bonds), "--bonds", bonds], capture_output=True, text=True)
+                              str(tmp_path / bonds), "--bonds", bonds], capture_output=True, text=True, check=False)
         assert out.returncode == 0, (bonds, out.stderr[-500:])
         import pandas as pd
 

@@ -58,6 +58,12 @@ def test_smoke_train_then_sample(qm9_prepared, tmp_path):
     assert run_cli(["sample", "-c", str(tmp_path / "missing.ckpt"), "--out", str(out)]) == 2
     mols = [m for m in Chem.SDMolSupplier(str(out), sanitize=False, removeHs=False)]
     assert len(mols) == 6 and all(m is not None and m.GetNumConformers() == 1 for m in mols)
+
+    # `molgen train --resume RUN key=value`: the override reaches the resumed run (max_steps 16 -> 20)
+    assert run_cli(["train", "--resume", str(run), "train.max_steps=20"]) == 0
+    assert "max_steps: 20" in (run / "config.yaml").read_text()
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 20
+    assert run_cli(["train", "--resume", str(run), str(ROOT / "configs" / "qm9_flow.yaml")]) == 2
     summary = json.loads(out.with_suffix(".json").read_text())
     assert summary["num"] == 6 and summary["molecules_per_s"] > 0
 
