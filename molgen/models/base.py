@@ -37,6 +37,9 @@ class DenoiserInput:
         node_attr: [N, F] float or None — extra invariant atom features (e.g. pocket residue
             type, backbone flag); zeros where absent.
         self_cond: the previous prediction, for self-conditioning, or None.
+        paired: True when ``edge_index`` is exactly ``cat([P, P.flip(0)], 1)`` for U = E / 2 pairs P
+            (what :meth:`GenerativeProcess.model_input` builds): a network may then compute what is
+            symmetric in (i, j) once per pair.
     """
 
     pos: Tensor
@@ -50,6 +53,7 @@ class DenoiserInput:
     context_mask: Tensor | None = None
     node_attr: Tensor | None = None
     self_cond: DenoiserOutput | None = None
+    paired: bool = False
 
 
 @dataclass

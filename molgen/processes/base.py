@@ -243,6 +243,7 @@ class GenerativeProcess:
             context_mask=state.fixed,
             node_attr=state.node_attr,
             self_cond=self_cond,
+            paired=True,
         )
 
     @staticmethod

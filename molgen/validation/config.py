@@ -30,6 +30,9 @@ class ValidationConfig:
             ensemble (PoseBusters paper and ``check_energy_ratio`` default: 7; note that the
             ``mol.yml`` shipped with posebusters 0.6.5 uses 100).
         n_conformers: ETKDG ensemble size for the energy ratio (PoseBusters configs: 50).
+        energy_screen_conformers: size of the small ensemble drawn first; when it decides the
+            verdict with a safety margin the full ensemble is skipped (0: always the full one; see
+            :mod:`molgen.validation.checks.energy_ratio`).
         strain_threshold: maximum strain energy, kcal/mol (force-field energy as given minus after
             local relaxation). Default 60: measured here, MMFF94 local strain is 7-60 kcal/mol
             (median 22) on the 12 PoseBusters crystal ligands (hydrogens added) and has its 90th
@@ -51,6 +54,7 @@ class ValidationConfig:
     nonflat_tol: float = 0.05
     energy_ratio_threshold: float = 7.0
     n_conformers: int = 50
+    energy_screen_conformers: int = 8
     strain_threshold: float = 60.0
     protein_max_distance: float = 5.0
     protein_clash_cutoff: float = 0.75

@@ -90,3 +90,28 @@ def test_radical_check_sees_a_missing_hydrogen(mols, run_check):
     assert out["no_radicals"] is False and out["n_radical_electrons"] == 1
     # asking for hydrogens to be added repairs it
     assert run_check("no_radicals", rw.GetMol(), hydrogens="add")["no_radicals"] is True
+
+
+def test_energy_screen_decides_only_clear_cases():
+    from molgen.validation.checks.energy_ratio import screen_verdict
+
+    # mean 100, sd 0.607: margin 4 * 0.607 / sqrt(8) + 5 + 0.5 = 6.359, plausible means 93.641-106.359
+    ens = [100.0, 101.0, 99.0, 100.5, 99.5, 100.0, 100.2, 99.8]
+    assert screen_verdict(200.0, ens, 7.0) is True  # ratio 2
+    assert screen_verdict(-50.0, ens, 7.0) is True  # negative pose energy
+    assert screen_verdict(1000.0, ens, 7.0) is False  # ratio 10
+    assert screen_verdict(700.0, ens, 7.0) is None  # ratio 7: the full ensemble decides
+    assert screen_verdict(7 * 93.7, ens, 7.0) is None  # 655.9 / 93.641 = 7.004: undecided
+    assert screen_verdict(7 * 93.6, ens, 7.0) is True  # 655.2 / 93.641 = 6.997
+    assert screen_verdict(200.0, [3.0, -2.0, 4.0, 1.0], 7.0) is None  # mean near zero
+    assert screen_verdict(200.0, [100.0, 100.0], 7.0) is None  # too few conformers
+
+
+@pytest.mark.parametrize("fixture,name", [("mols", "paracetamol"), ("distorted", "strained")])
+def test_energy_screen_gives_the_full_ensemble_verdict(fixture, name, request, run_check):
+    mol = request.getfixturevalue(fixture)[name]
+    full = run_check("internal_energy", mol, n_conformers=20, energy_screen_conformers=0)
+    screened = run_check("internal_energy", mol, n_conformers=20, energy_screen_conformers=8)
+    assert full["energy_ensemble_conformers"] == 20 and screened["energy_ensemble_conformers"] == 8
+    assert screened["internal_energy"] == full["internal_energy"]
+    assert abs(screened["ensemble_energy_uff"] / full["ensemble_energy_uff"] - 1) < 0.05
