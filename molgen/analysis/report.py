@@ -41,7 +41,7 @@ BEST_COLUMNS = ("id", "smiles", "qed", "sa", "strain_energy_kcal_mol", "vina_kca
 def build_summary(run: Run) -> dict:
     """The report's content (what ``report.json`` holds): steps, validation and docking summaries,
     final outputs and tool versions, read from the run directory only."""
-    m = run.manifest
+    manifest = run.manifest
     steps, validation, docking = [], {}, {}
     for s in run.steps.values():
         counts, chunks = s.entry.get("counts") or {}, s.entry.get("chunks") or {}
@@ -57,9 +57,9 @@ def build_summary(run: Run) -> dict:
         elif s.type == "dock" and s.metrics:
             docking[s.name] = {k: s.metrics.get(k) for k in (*DOCKING_KEYS, "failures")}
     return {"name": run.name, "status": run.status, "run_dir": str(run.root),
-            "generated": time.strftime("%Y-%m-%dT%H:%M:%S"), "seed": m.get("seed"), "steps": steps,
-            "validation": validation, "docking": docking, "final": m.get("final", {}),
-            "tool_versions": m.get("tool_versions", {})}
+            "generated": time.strftime("%Y-%m-%dT%H:%M:%S"), "seed": manifest.get("seed"), "steps": steps,
+            "validation": validation, "docking": docking, "final": manifest.get("final", {}),
+            "tool_versions": manifest.get("tool_versions", {})}
 
 
 # --------------------------------------------------------------------------------------------- HTML

@@ -58,6 +58,7 @@ def test_full_local_run(reference_run):
     report = json.loads((run / "report.json").read_text())
     assert [s["name"] for s in report["steps"]] == ["generate", "validate", "keep", "report"]
     assert report["validation"]["validate"]["summary"]["n_input"] == 8
+    assert report["seed"] == 3  # the workflow's, not shadowed by a step's metrics
     assert "<table>" in (run / "report.html").read_text()
     resolved = (run / "workflow.yaml").read_text()
     assert str(Path(m["final"]["sdf"]).parent) == str(run) and "checkpoint: /" in resolved
