@@ -80,6 +80,9 @@ def summary(results: dict) -> list[dict]:
     for r in s.get("throughput", []):
         add(f"sampling {r['process']}+{r['denoiser']}, {r['steps']} steps, batch {r['batch_size']}",
             r["molecules_per_s"], "molecules/s")
+    pe = s.get("paired_edges", {})
+    add(f"EGNN forward, {pe.get('molecules')} molecules: per-pair / per-edge edge work, speed-up",
+        pe.get("speedup"), "x")
     for r in s.get("scaling", {}).get("atoms", []):
         add(f"one sampler step, 1 molecule of {r['n_atoms']} atoms", r.get("seconds_per_step"), "s")
     for r in s.get("scaling", {}).get("batch", []):

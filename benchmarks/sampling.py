@@ -9,6 +9,8 @@ Cases:
   ``configs/qm9_diffusion.yaml`` / the e3nn defaults with random weights: speed does not depend on
   the weights (the molecules they make are not validated here; ``benchmarks.sampling_quality`` does
   that for trained models).
+* ``paired_edges``: one EGNN forward on ``--batch-size`` QM9-sized molecules computing the edge work
+  per directed edge and per pair (``DenoiserInput.paired``), side by side: the speed-up ratio;
 * ``scaling``: seconds per sampler step (median of ``--repeats`` after a warm-up) of the shipped
   model for single molecules of 10-500 atoms (complete graphs: N(N-1) directed edges) and for
   batches of 1-1,000 QM9-sized (18-atom) molecules, each in a fresh interpreter so its peak resident
@@ -143,6 +145,44 @@ def one_step(n_atoms: int, batch: int, device: str, repeats: int, threads: int) 
     return row
 
 
+def paired_edges(args) -> dict:
+    """One EGNN forward of the shipped model on ``--batch-size`` QM9-sized molecules, with the
+    per-directed-edge path and the per-pair path (``DenoiserInput.paired``), alternated, median of
+    ``--repeats`` each: the speed-up of computing pair-symmetric work once per pair."""
+    from dataclasses import replace
+
+    import torch
+
+    from molgen.data.stats import size_histogram
+    from molgen.processes.state import MolState
+    from molgen.sampling.generate import default_checkpoint
+    from molgen.sampling.sizes import sample_num_atoms
+    from molgen.training.checkpoint import load_model
+
+    gm = load_model(default_checkpoint(), device=args.device)
+    gen = torch.Generator().manual_seed(args.seed)
+    sizes = sample_num_atoms(size_histogram(gm.stats), args.batch_size, generator=gen)
+    state = gm.process.prior(MolState.template(sizes, gm.vocab.num_types, gm.vocab.num_charges,
+                                               device=args.device), gen)
+    inp = gm.process.model_input(state, torch.full((args.batch_size,), 0.5, device=args.device))
+    times: dict[bool, list[float]] = {False: [], True: []}
+    with torch.no_grad():
+        for k in range(args.repeats + 1):
+            for paired in (False, True):
+                _sync(args.device)
+                t0 = time.perf_counter()
+                gm.model(replace(inp, paired=paired))
+                _sync(args.device)
+                if k:
+                    times[paired].append(time.perf_counter() - t0)
+    per_edge, per_pair = statistics.median(times[False]), statistics.median(times[True])
+    row = {"molecules": args.batch_size, "directed_edges": int(inp.edge_index.shape[1]),
+           "per_edge_s": round(per_edge, 4), "per_pair_s": round(per_pair, 4),
+           "speedup": round(per_edge / per_pair, 3)}
+    print(json.dumps(row), flush=True)
+    return row
+
+
 def scaling(args) -> dict:
     def run(n: int, b: int) -> dict:
         cmd = [sys.executable, "-m", "benchmarks.sampling", "--one", str(n), str(b), "--device", args.device,
@@ -205,7 +245,7 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--batches", type=int, nargs="+", default=list(BATCHES))
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--skip", default="", help="comma-separated: throughput,scaling")
+    ap.add_argument("--skip", default="", help="comma-separated: throughput,paired,scaling")
     ap.add_argument("--one", nargs=2, type=int, metavar=("ATOMS", "BATCH"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
@@ -221,6 +261,8 @@ def main(argv: list[str] | None = None) -> dict:
                                                                    if k not in ("out", "one")}}
     if "throughput" not in skip:
         result["throughput"] = throughput(args)
+    if "paired" not in skip:
+        result["paired_edges"] = paired_edges(args)
     if "scaling" not in skip:
         result["scaling"] = scaling(args)
     result["machine"]["load_average_end"] = list(os.getloadavg())
