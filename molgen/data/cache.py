@@ -25,19 +25,13 @@ from torch_geometric.data import Data
 
 from molgen.chem.vocab import Vocab
 from molgen.errors import MolgenError
+from molgen.io import write_json_atomic
 
 FORMAT_VERSION = 1
 
 
 def _cat_dim(key: str) -> int:
     return -1 if key.endswith("edge_index") else 0
-
-
-def atomic_write_json(path: Path, obj: dict) -> None:
-    """Write JSON via a temporary file and rename, so readers never see half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
 
 
 def _collate(graphs: list[Data]) -> dict:
@@ -108,7 +102,7 @@ def write_cache(
         "count": sum(sizes),
         "meta": meta or {},
     }
-    atomic_write_json(out / "index.json", index)
+    write_json_atomic(out / "index.json", index)
     return index["count"]
 
 

@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from molgen.data.cache import atomic_write_json
+from molgen.io import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -65,5 +65,5 @@ class PrepareReport:
         summary = self.to_dict()
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(out / "summary.json", summary)
+        write_json_atomic(out / "summary.json", summary)
         return summary

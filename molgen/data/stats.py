@@ -35,7 +35,8 @@ import numpy as np
 from torch_geometric.data import Data
 
 from molgen.chem.vocab import BOND_TYPES, Vocab
-from molgen.data.cache import MoleculeCache, atomic_write_json
+from molgen.data.cache import MoleculeCache
+from molgen.io import write_json_atomic
 
 STATS_VERSION = 1
 BOND_BINS = {"lo": 0.0, "hi": 3.0, "width": 0.05, "n": 60}
@@ -179,7 +180,7 @@ def write_stats(cache_dir: str | Path) -> dict:
     """
     cache = MoleculeCache(cache_dir, max_shards_in_memory=1)
     stats = compute_stats(iter(cache), cache.vocab)
-    atomic_write_json(Path(cache_dir) / "stats.json", stats)
+    write_json_atomic(Path(cache_dir) / "stats.json", stats)
     return stats
 
 

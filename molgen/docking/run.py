@@ -36,6 +36,7 @@ from molgen.docking.box import DEFAULT_PADDING, Box, box_from_mols, parse_xyz
 from molgen.docking.receptor import PreparedReceptor, prepare_receptor, read_text
 from molgen.docking.scorer import DockSettings, LigandResult, VinaScorer, empty_row
 from molgen.errors import MolgenError, require_file
+from molgen.io import write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -252,12 +253,6 @@ def dock_ligands(
     return DockingResult(table, [r.poses for r in results], prepared, box, timings)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_poses(result: DockingResult, path: str | Path) -> int:
     """Write every pose to an SDF with its score and rank as SD properties; returns poses written."""
     path = Path(path)
@@ -311,7 +306,7 @@ def run_docking(receptor: str | Path, ligands: str | Path, out_dir: str | Path, 
     kwargs.setdefault("progress", True)
     result = dock_ligands(receptor, ligands, mode, box, work_dir=out, **kwargs)
     table = result.table
-    _write_atomic(out / "docking.csv", table.to_csv(index=False))
+    write_text_atomic(out / "docking.csv", table.to_csv(index=False))
     n_poses = write_poses(result, out / "poses.sdf")
     ok = table["status"] == "ok"
     summary = {
@@ -326,7 +321,7 @@ def run_docking(receptor: str | Path, ligands: str | Path, out_dir: str | Path, 
                   "receptor": str(result.receptor.pdbqt)},
     }
     summary["settings"] = json.loads(json.dumps(summary["settings"], default=str))
-    _write_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     if not ok.any():
         raise MolgenError(f"all {len(table)} ligands failed (first reason: {table['reason'].iloc[0]}); "
                           f"see {out / 'docking.csv'}")

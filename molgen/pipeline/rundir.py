@@ -29,24 +29,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from molgen.io import write_json_atomic, write_text_atomic  # noqa: F401  (re-exported)
+
 CHUNK_DONE = "done.json"
 _HOST = re.sub(r"[^A-Za-z0-9.]", "", socket.gethostname()) or "host"
 MOLECULES = "molecules.sdf"
 TABLE_STEM = "table"
-
-
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Write ``text`` to a temporary file beside ``path`` and rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
-
-
-def write_json_atomic(path: str | Path, obj) -> Path:
-    return write_text_atomic(path, json.dumps(obj, indent=2, default=str) + "\n")
 
 
 def read_json(path: str | Path) -> dict | None:

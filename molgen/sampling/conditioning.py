@@ -35,9 +35,7 @@ connected fragment fixed in 20 % of the examples (:data:`molgen.data.transforms.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -54,12 +52,13 @@ from molgen.chem.vocab import RDKIT_BOND, Vocab
 from molgen.data.pocket import Protein, extract_pocket, read_protein
 from molgen.data.transforms import DEFAULT_POCKET_CUTOFF, pocket_context
 from molgen.errors import MolgenError, SkipRecord, require_file
+from molgen.io import write_json_atomic
 from molgen.models.base import DenoiserInput, DenoiserOutput
 from molgen.models.layers import edge_vectors
 from molgen.processes.sampler import sample
 from molgen.processes.state import MolState
-from molgen.sampling.writers import write_sdf
 from molgen.sampling.sizes import sample_num_atoms
+from molgen.sampling.writers import write_sdf
 
 log = logging.getLogger(__name__)
 
@@ -448,12 +447,6 @@ def generate_conditioned_graphs(
     return (out, states) if return_states else out
 
 
-def _write_json(path: Path, obj: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
-
-
 def generate_conditioned(
     checkpoint: str | Path | None,
     out: str | Path,
@@ -540,7 +533,7 @@ def generate_conditioned(
         "molecules_per_s": round(num / seconds, 3) if seconds > 0 else None,
         **counts, "sdf": str(out),
     }
-    _write_json(out.with_suffix(".json"), summary)
+    write_json_atomic(out.with_suffix(".json"), summary)
     return summary
 
 

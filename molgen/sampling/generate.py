@@ -6,7 +6,6 @@ seed, number and batch size give the same molecules on the same machine and torc
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -19,6 +18,7 @@ from tqdm.auto import tqdm
 from molgen.chem.vocab import Vocab
 from molgen.data.stats import size_histogram
 from molgen.errors import MolgenError
+from molgen.io import write_json_atomic
 from molgen.processes.sampler import sample
 from molgen.processes.state import MolState
 from molgen.sampling.sizes import sample_num_atoms
@@ -132,10 +132,7 @@ def generate(
         **counts,
         "sdf": str(out),
     }
-    js = out.with_suffix(".json")
-    tmp = js.with_name(js.name + ".tmp")
-    tmp.write_text(json.dumps(summary, indent=2) + "\n")
-    os.replace(tmp, js)
+    write_json_atomic(out.with_suffix(".json"), summary)
     return summary
 
 

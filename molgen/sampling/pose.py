@@ -24,7 +24,6 @@ coordinates reproduce the input's specified stereochemistry (flow models do not 
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -43,6 +42,7 @@ from torch_geometric.data import Batch, Data
 from molgen.chem.vocab import Vocab
 from molgen.data.transforms import DEFAULT_POCKET_CUTOFF, POCKET_NODE_ATTR_DIM
 from molgen.errors import MolgenError
+from molgen.io import write_json_atomic
 from molgen.processes.base import CLASS_FIELDS, GenerativeProcess
 from molgen.processes.sampler import sample
 from molgen.processes.state import MolState
@@ -314,12 +314,6 @@ def rank_poses(poses: Sequence[Chem.Mol], protein: str | Path, mode: str = "mini
     return out_poses, out_rows
 
 
-def _write_json(path: Path, obj: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
-
-
 def pose_command(
     checkpoint: str | Path,
     out: str | Path,
@@ -424,7 +418,7 @@ def pose_command(
         "rmsd_to_ref_A": [round(x, 3) for x in finite] if finite else None,
         "sdf": str(out),
     }
-    _write_json(out.with_suffix(".json"), summary)
+    write_json_atomic(out.with_suffix(".json"), summary)
     return summary
 
 

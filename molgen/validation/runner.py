@@ -20,7 +20,6 @@ this process (``workers=0``).
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import multiprocessing as mp
@@ -35,6 +34,7 @@ from tqdm import tqdm
 
 from molgen.chem.vocab import Vocab
 from molgen.errors import MolgenError
+from molgen.io import write_json_atomic
 from molgen.validation.build import build_molecule
 from molgen.validation.checks import CHECKS, CheckContext
 from molgen.validation.config import ValidationConfig
@@ -69,13 +69,6 @@ class ValidationResult:
     table: pd.DataFrame
     metrics: dict
     molblocks: list[str | None] = field(default_factory=list, repr=False)
-
-
-def _write_json(path: Path, obj: dict) -> None:
-    # Same as molgen.data.cache.atomic_write_json, which would pull torch into `molgen validate`.
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 def selected_checks(config: ValidationConfig, with_protein: bool) -> list[str]:
@@ -302,7 +295,7 @@ def write_outputs(result: ValidationResult, out_dir: str | Path) -> dict[str, st
     metrics_path = out / METRICS_NAME
     paths = {"table": str(table_path), "sdf": str(sdf_path), "metrics": str(metrics_path)}
     result.metrics["outputs"] = paths
-    _write_json(metrics_path, result.metrics)
+    write_json_atomic(metrics_path, result.metrics)
     return paths
 
 
