@@ -141,17 +141,21 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     return key.split("."), yaml.safe_load(raw) if raw != "" else ""
 
 
+def set_dotted(node: dict, keys: list[str], value, item: str) -> None:
+    """Set ``node[k0][k1]...[kn] = value``, creating sections; ``item`` names the override in errors."""
+    for k in keys[:-1]:
+        nxt = node.setdefault(k, {})
+        if not isinstance(nxt, dict):
+            raise MolgenError(f"override {item!r}: {k!r} is not a section")
+        node = nxt
+    node[keys[-1]] = value
+
+
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
     """Apply dotted overrides to a raw config dict (in place, and returned)."""
     for item in overrides:
         keys, value = parse_override(item)
-        node = raw
-        for k in keys[:-1]:
-            nxt = node.setdefault(k, {})
-            if not isinstance(nxt, dict):
-                raise MolgenError(f"override {item!r}: {k!r} is not a section")
-            node = nxt
-        node[keys[-1]] = value
+        set_dotted(raw, keys, value, item)
     return raw
 
 

@@ -35,7 +35,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from molgen.config import apply_overrides, parse_override
+from molgen.config import apply_overrides, parse_override, set_dotted
 from molgen.errors import MolgenError
 
 #: Step types whose work is done per chunk of molecules (they read and write molecules).
@@ -406,13 +406,7 @@ def apply_workflow_overrides(raw: dict, overrides: list[str]) -> dict:
         if keys[1] not in names:
             raise MolgenError(f"override {item!r}: no step named {keys[1]!r}{_hint(keys[1], names)}; "
                               f"steps: {', '.join(map(str, names)) or 'none'}")
-        node = steps[names.index(keys[1])]
-        for k in keys[2:-1]:
-            nxt = node.setdefault(k, {})
-            if not isinstance(nxt, dict):
-                raise MolgenError(f"override {item!r}: {k!r} is not a section")
-            node = nxt
-        node[keys[-1]] = value
+        set_dotted(steps[names.index(keys[1])], keys[2:], value, item)
     return raw
 
 
