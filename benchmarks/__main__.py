@@ -51,7 +51,7 @@ def suite_args(name: str, args, tmp: Path) -> list[str]:
     if name == "validation":
         return ["--n", "4" if q else "100"]
     if name == "docking":
-        return (["--systems", "mcl1", "--max-ligands", "1", "--modes", "score", "minimize"] if q
+        return (["--systems", "mcl1_extra_flips", "--max-ligands", "1", "--modes", "score", "minimize"] if q
                 else ["--max-ligands", "3", "--exhaustiveness", "8"])
     if name == "models":
         return ["--threads", str(args.threads), "--repeats", "1" if q else "5", "--warmup", "1" if q else "2"] + (
