@@ -108,6 +108,9 @@ def collate_graphs(items: list, transform: Callable[[Data], Data] | None = None)
     for pocket models (``data.context: pocket``, :class:`molgen.data.transforms.PocketTransform`).
     """
     if transform is not None:
+        reseed = getattr(transform, "reseed", None)
+        if reseed is not None:  # augmentations that depend only on this batch (exact resume)
+            reseed(items)
         items = [transform(item) for item in items]
     follow = ["pocket_pos"] if "pocket_pos" in items[0] else None
     return Batch.from_data_list(items, follow_batch=follow)

@@ -27,6 +27,8 @@ graph the denoiser runs on.
 
 from __future__ import annotations
 
+import hashlib
+
 import torch
 from torch import Tensor
 from torch_geometric.data import Data
@@ -156,6 +158,9 @@ class PocketTransform:
         drop_pocket_prob: probability of dropping the pocket (a ligand alone, no context), so the
             same model also generates molecules and conformers without a pocket.
         generator: random generator for the two augmentations (default: torch's global one).
+        seed: when set, :meth:`reseed` seeds the generator from (seed, the batch's molecules) before
+            each batch, so the augmentations of a batch do not depend on what ran before it: a
+            resumed training run draws the same ones as an uninterrupted run.
     """
 
     def __init__(
@@ -166,9 +171,25 @@ class PocketTransform:
         fragment_prob: float = 0.0,
         drop_pocket_prob: float = 0.0,
         generator: torch.Generator | None = None,
+        seed: int | None = None,
     ) -> None:
         self.charge_index, self.cutoff, self.keep_hydrogens = charge_index, cutoff, keep_hydrogens
         self.fragment_prob, self.drop_pocket_prob, self.generator = fragment_prob, drop_pocket_prob, generator
+        self.seed = seed
+        if seed is not None and generator is None:
+            self.generator = torch.Generator()
+
+    def reseed(self, items: list[Data]) -> None:
+        """Seed the generator from ``seed`` and the batch's molecules (coordinates and names), in
+        order; does nothing without ``seed``. Batches differ between epochs (the sampler reshuffles),
+        so the augmentations do too."""
+        if self.seed is None:
+            return
+        h = hashlib.sha256(str(self.seed).encode())
+        for d in items:
+            h.update(d.pos.detach().cpu().numpy().tobytes())
+            h.update(str(d.get("name", "")).encode())
+        self.generator.manual_seed(int.from_bytes(h.digest()[:8], "little") >> 1)
 
     def _coin(self, p: float) -> bool:
         return p > 0 and float(torch.rand((), generator=self.generator)) < p
@@ -215,16 +236,18 @@ TRAIN_FRAGMENT_PROB = 0.2
 TRAIN_DROP_POCKET_PROB = 0.1
 
 
-def pocket_transforms(vocab: Vocab) -> tuple[PocketTransform, PocketTransform]:
+def pocket_transforms(vocab: Vocab, seed: int = 0) -> tuple[PocketTransform, PocketTransform]:
     """(training, validation) transforms of a pocket model (``data.context: pocket``).
 
     Training fixes a random ligand fragment with probability :data:`TRAIN_FRAGMENT_PROB` and drops
-    the pocket with probability :data:`TRAIN_DROP_POCKET_PROB` (torch's global generator, seeded by
-    ``train()``; a resumed run draws other augmentations than an uninterrupted one). Validation
-    uses neither.
+    the pocket with probability :data:`TRAIN_DROP_POCKET_PROB`, drawn from a generator reseeded per
+    batch from ``seed`` and the batch's molecules (:meth:`PocketTransform.reseed`, called by
+    :func:`molgen.data.datamodule.collate_graphs`), so a resumed run draws what an uninterrupted one
+    does. Validation uses neither.
     """
     charge0 = vocab.charges.index(0)
-    train = PocketTransform(charge0, fragment_prob=TRAIN_FRAGMENT_PROB, drop_pocket_prob=TRAIN_DROP_POCKET_PROB)
+    train = PocketTransform(charge0, fragment_prob=TRAIN_FRAGMENT_PROB, drop_pocket_prob=TRAIN_DROP_POCKET_PROB,
+                            seed=seed)
     return train, PocketTransform(charge0)
 
 

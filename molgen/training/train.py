@@ -111,7 +111,7 @@ def train(cfg: Config, resume: bool = False, extra_callbacks: list | None = None
         from molgen.chem.vocab import get_vocab
         from molgen.data.transforms import pocket_transforms
 
-        transforms = pocket_transforms(get_vocab(d.vocab))
+        transforms = pocket_transforms(get_vocab(d.vocab), cfg.seed)
     dm = MoleculeDataModule(d.train, d.val, d.batch_size, d.max_atoms, d.num_workers, cfg.seed,
                             d.limit_train, d.limit_val, *transforms)
     module = MolgenModule(config_to_dict(cfg), dm.stats, dm.vocab.to_dict())

@@ -406,3 +406,30 @@ def test_shipped_pocket_checkpoint(tmp_path):
     graphs = generate_conditioned_graphs(gm.model, gm.process, gm.vocab, gm.stats, 2, 2, pocket=pocket, seed=0)
     for g in graphs:
         assert np.linalg.norm(g.pos.double().mean(0).numpy() - pocket.center.numpy()) < 4.0
+
+
+def test_training_augmentations_depend_only_on_the_batch(complex_1s3v):
+    """Reseeded per batch from (seed, the batch's molecules): the same batch gets the same fragments
+    and pocket drops whatever was drawn before it (so a resumed run repeats them); other batches and
+    other seeds get other draws."""
+    from molgen.data.datamodule import collate_graphs
+    from molgen.data.transforms import pocket_transforms
+
+    moved = complex_1s3v.clone()
+    moved.pos = moved.pos + 0.01
+    batch = [complex_1s3v.clone() for _ in range(16)] + [moved]
+
+    def draws(transform, items) -> list[tuple]:
+        out = collate_graphs(items, transform)
+        return [(int(g.fixed.sum()), int(g.context.sum())) for g in out.to_data_list()]
+
+    train, _ = pocket_transforms(DRUG, seed=3)
+    first = draws(train, batch)
+    torch.manual_seed(123)  # the global generator plays no part
+    draws(train, batch[:5])  # nor do the batches drawn in between
+    assert draws(train, batch) == first
+    assert draws(pocket_transforms(DRUG, seed=3)[0], batch) == first  # a fresh process: same draws
+    # 17 copies with p(fragment) = 0.2 and p(no pocket) = 0.1: the draws vary within the batch
+    assert len(set(first)) > 1
+    assert draws(pocket_transforms(DRUG, seed=4)[0], batch) != first
+    assert draws(train, batch[::-1]) != first[::-1] or draws(train, batch[1:]) != first[1:]
