@@ -9,7 +9,6 @@ the two sides of a plot mean the same thing. Only an SDF gives bond lengths, ang
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pandas as pd
 from rdkit import Chem, rdBase
 
 from molgen.errors import MolgenError
+from molgen.validation.reference import smiles_lines
 
 log = logging.getLogger(__name__)
 
@@ -67,20 +67,6 @@ def _row(name: str, mol: Chem.Mol) -> dict:
             **{k: props.get(k) for k in ("qed", "sa", "logp", "mw", "n_rings")}}
 
 
-def _smiles_lines(path: Path) -> list[str]:
-    """SMILES of a text file: the first whitespace- or comma-separated field of each line, comments
-    (``#``) and a ``smiles`` header skipped (the format :mod:`molgen.validation.reference` reads)."""
-    out = []
-    for line in path.read_text(errors="replace").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        token = re.split(r"[\s,]+", line, maxsplit=1)[0]
-        if token.lower() not in {"smiles", "smi"}:
-            out.append(token)
-    return out
-
-
 def _pick(n: int, max_molecules: int | None, seed: int) -> np.ndarray:
     if max_molecules is None or n <= max_molecules:
         return np.arange(n)
@@ -120,7 +106,7 @@ def load_reference_set(spec: str | Path, qm9_dir: str | Path | None = None, max_
                 rows.append(_row(rec.name or f"ref_{i}", mol))
                 features.add(molecule_features(mol, geometry=mol.GetNumConformers() > 0))
         else:
-            lines = _smiles_lines(path)
+            lines = smiles_lines(path)
             n_total = len(lines)
             for i in _pick(n_total, max_molecules, seed):
                 mol = Chem.MolFromSmiles(lines[i])

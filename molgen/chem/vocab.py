@@ -19,6 +19,9 @@ from molgen.errors import SkipRecord
 #: Bond classes. Index 0 is "no bond"; aromatic bonds are their own class (bond order 1.5).
 BOND_TYPES: tuple[str, ...] = ("none", "single", "double", "triple", "aromatic")
 BOND_ORDER: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0, 1.5)
+#: Largest bond-order sum per atom handed to RDKit (no element we model exceeds 7): beyond it, or with a
+#: charge above the atomic number, RDKit's writer and valence checks raise or crash the process.
+MAX_BOND_ORDER_SUM = 8.0
 RDKIT_BOND = {
     Chem.BondType.SINGLE: 1,
     Chem.BondType.DOUBLE: 2,

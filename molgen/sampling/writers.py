@@ -18,22 +18,19 @@ from rdkit import Chem, RDLogger
 from torch_geometric.data import Data
 
 from molgen.chem.convert import data_to_mol
-from molgen.chem.vocab import BOND_ORDER, Vocab
-
-#: Largest sum of bond orders RDKit is asked to write for one atom (no vocabulary element exceeds 7).
-MAX_WRITABLE_VALENCE = 8.0
+from molgen.chem.vocab import BOND_ORDER, MAX_BOND_ORDER_SUM, Vocab
 
 
 def writable(g: Data, vocab: Vocab) -> bool:
     """Whether a graph is sane enough to hand to RDKit (which can crash the process on garbage): every
-    atom's bond-order sum at most :data:`MAX_WRITABLE_VALENCE` and no charge above its atomic number."""
+    atom's bond-order sum at most :data:`MAX_BOND_ORDER_SUM` and no charge above its atomic number."""
     z = torch.tensor(vocab.atomic_numbers)
     q = torch.tensor(vocab.charges)
     if (z[g.atom_type] - q[g.charge] < 0).any():
         return False
     order = torch.tensor(BOND_ORDER, dtype=torch.float64)[g.bond_type]
     valence = torch.zeros(int(g.num_nodes), dtype=torch.float64).index_add_(0, g.edge_index[0], order)
-    return bool((valence <= MAX_WRITABLE_VALENCE).all())
+    return bool((valence <= MAX_BOND_ORDER_SUM).all())
 
 
 def plain_molblock(g: Data, vocab: Vocab, props: dict[str, str]) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from rdkit import Chem
 from rdkit.Chem import rdDetermineBonds
 
+from molgen.chem.vocab import MAX_BOND_ORDER_SUM
 from molgen.validation.edm import edm_bond_matrix
 
 _BOND = {1: Chem.BondType.SINGLE, 2: Chem.BondType.DOUBLE, 3: Chem.BondType.TRIPLE}
@@ -116,11 +117,6 @@ def rdkit_bonds(mol: Chem.Mol) -> Chem.Mol:
         with _quiet_c_output():
             rdDetermineBonds.DetermineBonds(out, charge=charge, useHueckel=True)
     return out
-
-
-#: Largest bond-order sum per atom handed to RDKit's valence code (no element we model exceeds 7);
-#: beyond it, or with a charge above the atomic number, RDKit's checks raise or crash the process.
-MAX_BOND_ORDER_SUM = 8.0
 
 
 def impossible_atoms(mol: Chem.Mol) -> str | None:

@@ -69,7 +69,9 @@ def resolve_reference_path(spec: str | Path, qm9_dir: str | Path | None = None) 
     return require_file(spec, "reference file")
 
 
-def _smiles_lines(path: Path) -> list[str]:
+def smiles_lines(path: Path) -> list[str]:
+    """SMILES of a text file: the first whitespace- or comma-separated field of each line, comments
+    (``#``) and a ``smiles``/``smi`` header skipped."""
     out = []
     for line in path.read_text(errors="replace").splitlines():
         line = line.strip()
@@ -104,7 +106,7 @@ def load_reference(spec: str | Path, qm9_dir: str | Path | None = None) -> Refer
             ref.features.add(molecule_features(mol, geometry=True))
     else:
         with rdBase.BlockLogs():
-            for smi in _smiles_lines(path):
+            for smi in smiles_lines(path):
                 mol = Chem.MolFromSmiles(smi)
                 if mol is None:
                     ref.n_unreadable += 1
