@@ -41,7 +41,7 @@ class DataConfig(_Strict):
     train: Path
     val: Path | None = None
     test: Path | None = None
-    vocab: Literal["qm9", "drug"] = "qm9"
+    vocab: Literal["qm9", "drug", "drug_heavy"] = "qm9"
     batch_size: int = Field(64, ge=1)
     max_atoms: int | None = Field(None, ge=1)
     num_workers: int = Field(0, ge=0)

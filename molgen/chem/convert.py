@@ -2,7 +2,9 @@
 
 A molecule graph holds:
 
-* ``pos [N, 3] float32, Å`` — coordinates of every atom, hydrogens included;
+* ``pos [N, 3] float32, Å`` — coordinates of every atom, hydrogens included (for a vocabulary with
+  ``H``; with a heavy-atom vocabulary such as ``drug_heavy`` the graph holds heavy atoms only, its bonds
+  are Kekulé single/double/triple, and RDKit infers the hydrogens from valences and charges);
 * ``atom_type [N] long`` and ``charge [N] long`` — indices into a :class:`~molgen.chem.vocab.Vocab`;
 * ``edge_index [2, 2M] long`` and ``bond_type [2M] long`` — the M bonds, each stored in both
   directions (first the M pairs with i < j, then the same M pairs reversed), bond classes as in
@@ -23,11 +25,12 @@ from molgen.errors import SkipRecord
 
 
 def mol_to_graph(mol: Chem.Mol, vocab: Vocab, conf_id: int = -1, name: str | None = None) -> Data:
-    """Convert an RDKit molecule with a 3D conformer (hydrogens explicit) into a molecule graph.
+    """Convert an RDKit molecule with a 3D conformer into a molecule graph.
 
     Args:
-        mol: molecule with at least one conformer. Hydrogens should be explicit atoms; implicit
-            hydrogens are added with coordinates (``Chem.AddHs(addCoords=True)``) if present.
+        mol: molecule with at least one conformer. For a vocabulary with hydrogen, implicit hydrogens
+            are added with coordinates (``Chem.AddHs(addCoords=True)``); for a heavy-atom vocabulary
+            (:attr:`Vocab.explicit_hydrogens` false) hydrogens are removed and the bonds kekulized.
         vocab: element and charge vocabulary.
         conf_id: conformer to read.
         name: stored as ``data.name``; defaults to the ``_Name`` property.
@@ -40,7 +43,9 @@ def mol_to_graph(mol: Chem.Mol, vocab: Vocab, conf_id: int = -1, name: str | Non
         raise SkipRecord("RDKit could not parse the molecule")
     if mol.GetNumConformers() == 0:
         raise SkipRecord("molecule has no conformer")
-    if any(a.GetTotalNumHs() > 0 for a in mol.GetAtoms()):
+    if not vocab.explicit_hydrogens:
+        mol = heavy_kekule(mol)
+    elif any(a.GetTotalNumHs() > 0 for a in mol.GetAtoms()):
         mol = Chem.AddHs(mol, addCoords=True)
     conf = mol.GetConformer(conf_id)
     pos = np.asarray(conf.GetPositions(), dtype=np.float32)
@@ -77,6 +82,21 @@ def mol_to_graph(mol: Chem.Mol, vocab: Vocab, conf_id: int = -1, name: str | Non
     )
 
 
+def heavy_kekule(mol: Chem.Mol) -> Chem.Mol:
+    """The molecule without its hydrogens and with Kekulé bonds (aromatic flags cleared), as the graphs
+    of a heavy-atom vocabulary hold it.
+
+    Raises:
+        SkipRecord: RDKit cannot sanitize or kekulize the molecule (its hydrogens are then unknowable).
+    """
+    try:
+        heavy = Chem.RemoveHs(mol)
+        Chem.Kekulize(heavy, clearAromaticFlags=True)
+    except (ValueError, RuntimeError) as err:  # MolSanitizeException derives from ValueError
+        raise SkipRecord(f"cannot remove hydrogens and kekulize: {str(err).splitlines()[0]}") from None
+    return heavy
+
+
 def bonds_to_edges(pairs: list[tuple[int, int]], btypes: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
     """Bonds (i < j) -> ``edge_index [2, 2M]`` (pairs, then reversed pairs) and ``bond_type [2M]``."""
     if not pairs:
@@ -108,13 +128,16 @@ def graph_to_mol(
         sanitize: run ``Chem.SanitizeMol``; raises ``Chem.rdchem.MolSanitizeException`` on failure.
 
     Returns:
-        The molecule with every hydrogen explicit and, when ``pos`` is given, one 3D conformer.
+        The molecule and, when ``pos`` is given, one 3D conformer. With a vocabulary that has
+        hydrogen, every hydrogen is an explicit atom and no atom gets implicit ones; with a heavy-atom
+        vocabulary the atoms are the graph's and RDKit infers their hydrogens (implicit; add them with
+        coordinates by :func:`restore_hydrogens`).
     """
     rw = Chem.RWMol()
     for t, c in zip(atom_type.tolist(), charge.tolist()):
         atom = Chem.Atom(vocab.elements[t])
         atom.SetFormalCharge(vocab.charges[c])
-        atom.SetNoImplicit(True)  # every hydrogen is an explicit atom in our graphs
+        atom.SetNoImplicit(vocab.explicit_hydrogens)  # H-ful graphs hold every hydrogen as an atom
         rw.AddAtom(atom)
     seen = set()
     for (i, j), bt in zip(edge_index.t().tolist(), bond_type.tolist()):
@@ -137,6 +160,14 @@ def graph_to_mol(
     if sanitize:
         Chem.SanitizeMol(mol)
     return mol
+
+
+def restore_hydrogens(mol: Chem.Mol, vocab: Vocab) -> Chem.Mol:
+    """A sanitized molecule of a heavy-atom vocabulary with its implicit hydrogens made atoms, placed by
+    RDKit (``AddHs(addCoords=True)``); molecules of an H-ful vocabulary are returned unchanged."""
+    if vocab.explicit_hydrogens:
+        return mol
+    return Chem.AddHs(mol, addCoords=mol.GetNumConformers() > 0)
 
 
 def data_to_mol(data: Data, vocab: Vocab, sanitize: bool = True) -> Chem.Mol:

@@ -57,6 +57,13 @@ class Vocab:
         return len(self.charges)
 
     @property
+    def explicit_hydrogens(self) -> bool:
+        """Whether hydrogens are atoms of the graph (``H`` in the vocabulary). Without it, graphs hold
+        heavy atoms and Kekulé bonds only, and RDKit infers the hydrogens from valences (see
+        :mod:`molgen.chem.convert`)."""
+        return "H" in self.elements
+
+    @property
     def atomic_numbers(self) -> tuple[int, ...]:
         return tuple(_PT.GetAtomicNumber(s) for s in self.elements)
 
@@ -88,10 +95,14 @@ DRUG = Vocab(
     ("H", "B", "C", "N", "O", "F", "Al", "Si", "P", "S", "Cl", "As", "Br", "I"),
     (-2, -1, 0, 1, 2, 3),
 )
+#: The drug vocabulary without hydrogen: heavy-atom graphs with Kekulé bonds, hydrogens implicit. Generating
+#: heavy atoms and adding hydrogens afterwards is how most pocket-conditioned generators work (TargetDiff,
+#: DiffSBDD, Pocket2Mol): a drug-like ligand has about half as many heavy atoms as atoms.
+DRUG_HEAVY = Vocab("drug_heavy", DRUG.elements[1:], DRUG.charges)
 #: Protein pocket atoms (heavy atoms plus H where the PDB has them; metals and others map to "X").
 POCKET_ELEMENTS: tuple[str, ...] = ("H", "C", "N", "O", "S", "Se", "X")
 
-VOCABS = {v.name: v for v in (QM9, DRUG)}
+VOCABS = {v.name: v for v in (QM9, DRUG, DRUG_HEAVY)}
 
 
 def get_vocab(name: str) -> Vocab:

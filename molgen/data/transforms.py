@@ -110,15 +110,17 @@ def _residues_within(lig: Tensor, pocket_pos: Tensor, atom_residue: Tensor, cuto
     return res_near[atom_residue]
 
 
-def random_fragment(data: Data, generator: torch.Generator | None = None) -> Tensor:
+def random_fragment(data: Data, generator: torch.Generator | None = None, hydrogen: int | None = 0) -> Tensor:
     """A random connected piece of a ligand: ``[L] bool``.
 
     A breadth-first walk over heavy atoms from a random heavy atom, stopped at a random 20–80 % of
     the heavy atoms; the hydrogens bonded to the chosen heavy atoms come with them (so the free
     atoms grow from the bonds that leave the piece, as in fragment inpainting at sampling time).
+    ``hydrogen`` is the atom-type index of H (0 in ``qm9`` and ``drug``), None for a heavy-atom
+    vocabulary.
     """
     n = int(data.num_nodes)
-    heavy = data.atom_type != 0  # index 0 is H in both vocabularies (qm9, drug)
+    heavy = data.atom_type != hydrogen if hydrogen is not None else torch.ones(n, dtype=torch.bool)
     src, dst = data.edge_index
     nbrs: list[list[int]] = [[] for _ in range(n)]
     for i, j in zip(src.tolist(), dst.tolist()):
@@ -158,6 +160,7 @@ class PocketTransform:
         drop_pocket_prob: probability of dropping the pocket (a ligand alone, no context), so the
             same model also generates molecules and conformers without a pocket.
         generator: random generator for the two augmentations (default: torch's global one).
+        hydrogen: the ligand vocabulary's atom-type index of H; None when it has none.
         seed: when set, :meth:`reseed` seeds the generator from (seed, the batch's molecules) before
             each batch, so the augmentations of a batch do not depend on what ran before it: a
             resumed training run draws the same ones as an uninterrupted run.
@@ -172,7 +175,9 @@ class PocketTransform:
         drop_pocket_prob: float = 0.0,
         generator: torch.Generator | None = None,
         seed: int | None = None,
+        hydrogen: int | None = 0,
     ) -> None:
+        self.hydrogen = hydrogen
         self.charge_index, self.cutoff, self.keep_hydrogens = charge_index, cutoff, keep_hydrogens
         self.fragment_prob, self.drop_pocket_prob, self.generator = fragment_prob, drop_pocket_prob, generator
         self.seed = seed
@@ -207,7 +212,7 @@ class PocketTransform:
         ctx = pocket_context(ppos[keep], pel[keep], data.pocket_residue[keep], data.pocket_backbone[keep],
                              self.charge_index, self.keep_hydrogens)
         m = int(ctx.num_nodes)
-        fragment = random_fragment(data, self.generator) if self._coin(self.fragment_prob) else None
+        fragment = random_fragment(data, self.generator, self.hydrogen) if self._coin(self.fragment_prob) else None
         fixed = torch.zeros(n_lig + m, dtype=torch.bool)
         if fragment is not None:
             fixed[:n_lig] = fragment
@@ -246,9 +251,10 @@ def pocket_transforms(vocab: Vocab, seed: int = 0) -> tuple[PocketTransform, Poc
     does. Validation uses neither.
     """
     charge0 = vocab.charges.index(0)
+    hydrogen = vocab.elements.index("H") if vocab.explicit_hydrogens else None
     train = PocketTransform(charge0, fragment_prob=TRAIN_FRAGMENT_PROB, drop_pocket_prob=TRAIN_DROP_POCKET_PROB,
-                            seed=seed)
-    return train, PocketTransform(charge0)
+                            seed=seed, hydrogen=hydrogen)
+    return train, PocketTransform(charge0, hydrogen=hydrogen)
 
 
 __all__ = [

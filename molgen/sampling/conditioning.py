@@ -47,7 +47,7 @@ from torch import Tensor, nn
 from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
-from molgen.chem.convert import bonds_to_edges
+from molgen.chem.convert import bonds_to_edges, heavy_kekule
 from molgen.chem.vocab import RDKIT_BOND, Vocab
 from molgen.data.pocket import Protein, extract_pocket, read_protein
 from molgen.data.transforms import DEFAULT_POCKET_CUTOFF, pocket_context
@@ -235,7 +235,8 @@ def load_pocket(
     prot = protein if isinstance(protein, Protein) else read_protein(protein)
     if ref_ligand is not None:
         mol = ref_ligand if isinstance(ref_ligand, Chem.Mol) else read_first_mol(ref_ligand, "reference ligand")
-        lig_pos = torch.from_numpy(with_hydrogens(mol).GetConformer().GetPositions())
+        lig = with_hydrogens(mol) if vocab.explicit_hydrogens else Chem.RemoveHs(mol, sanitize=False)
+        lig_pos = torch.from_numpy(lig.GetConformer().GetPositions())  # the atoms the model was trained on
         pocket = extract_pocket(prot, lig_pos, cutoff=cutoff)
         where = f"within {cutoff:g} Å of the reference ligand"
     elif residues is not None:
@@ -316,7 +317,8 @@ def mol_subgraph(mol: Chem.Mol, atoms: Sequence[int], vocab: Vocab, source: str 
 
 def fragment_from_sdf(path: str | Path, vocab: Vocab) -> Data:
     """The atoms of an SDF's first record, as given (no hydrogens added: open valences are where the
-    generated atoms attach). Aromaticity is perceived when RDKit can sanitise the fragment."""
+    generated atoms attach). Aromaticity is perceived when RDKit can sanitise the fragment. For a
+    heavy-atom vocabulary the record's hydrogens are dropped and its bonds kekulized where RDKit can."""
     path = require_file(path, "fragment file")
     supplier = Chem.SDMolSupplier(str(path), sanitize=False, removeHs=False)
     mol = next(iter(supplier), None) if len(supplier) else None
@@ -330,7 +332,22 @@ def fragment_from_sdf(path: str | Path, vocab: Vocab) -> Data:
         mol = probe
     except Exception:  # noqa: BLE001 - a partial aromatic ring may not kekulise: keep the file's bonds
         mol.UpdatePropertyCache(strict=False)
+    if not vocab.explicit_hydrogens:
+        mol = _heavy_fragment(mol)
     return mol_subgraph(mol, list(range(mol.GetNumAtoms())), vocab, str(path))
+
+
+def _heavy_fragment(mol: Chem.Mol) -> Chem.Mol:
+    """A fragment's heavy atoms (in order), Kekulé bonds where RDKit can assign them."""
+    rw = Chem.RWMol(mol)
+    for a in sorted((a.GetIdx() for a in mol.GetAtoms() if a.GetAtomicNum() == 1), reverse=True):
+        rw.RemoveAtom(a)
+    heavy = rw.GetMol()
+    try:
+        Chem.Kekulize(heavy, clearAromaticFlags=True)
+    except Exception:  # noqa: BLE001 - a partial aromatic ring: its aromatic bonds stay
+        heavy.UpdatePropertyCache(strict=False)
+    return heavy
 
 
 def fragment_from_smarts(ref_ligand: str | Path | Chem.Mol, smarts: str, vocab: Vocab, match: int = 0,
@@ -346,15 +363,20 @@ def fragment_from_smarts(ref_ligand: str | Path | Chem.Mol, smarts: str, vocab: 
         hydrogens: also keep the hydrogens bonded to matched atoms (so the generated atoms grow
             from the bonds that leave the match in the reference).
 
+    For a heavy-atom vocabulary the pattern is matched on the reference's heavy atoms, the
+    fragment's bonds are those of its Kekulé form and ``hydrogens`` has no effect.
+
     Returns:
-        The fragment graph and the indices of its atoms in the (hydrogen-complete) reference.
+        The fragment graph and the indices of its atoms in the (hydrogen-complete, or for a
+        heavy-atom vocabulary hydrogen-free) reference.
 
     Raises:
         MolgenError: an invalid SMARTS, no match, or a match index out of range.
     """
     src = "reference ligand" if isinstance(ref_ligand, Chem.Mol) else str(ref_ligand)
     mol = ref_ligand if isinstance(ref_ligand, Chem.Mol) else read_first_mol(ref_ligand, "reference ligand")
-    mol = with_hydrogens(mol)
+    heavy = not vocab.explicit_hydrogens
+    mol = Chem.RemoveHs(mol) if heavy else with_hydrogens(mol)
     patt = Chem.MolFromSmarts(smarts)
     if patt is None:
         raise MolgenError(f"invalid SMARTS {smarts!r}")
@@ -364,6 +386,12 @@ def fragment_from_smarts(ref_ligand: str | Path | Chem.Mol, smarts: str, vocab: 
     if not 0 <= match < len(matches):
         raise MolgenError(f"match {match} requested but SMARTS {smarts!r} has {len(matches)} match(es)", src)
     atoms = list(matches[match])
+    if heavy:
+        try:
+            kekule = heavy_kekule(mol)  # same atom order; bonds as the model's graphs hold them
+        except SkipRecord as err:
+            raise MolgenError(f"reference ligand: {err.reason}", src) from None
+        return mol_subgraph(kekule, atoms, vocab, src), atoms
     if hydrogens:
         chosen = set(atoms)
         for a in list(atoms):

@@ -39,9 +39,10 @@ from rdkit.Geometry import Point3D
 from torch import Tensor
 from torch_geometric.data import Batch, Data
 
+from molgen.chem.convert import heavy_kekule
 from molgen.chem.vocab import Vocab
 from molgen.data.transforms import DEFAULT_POCKET_CUTOFF, POCKET_NODE_ATTR_DIM
-from molgen.errors import MolgenError
+from molgen.errors import MolgenError, SkipRecord
 from molgen.io import write_json_atomic
 from molgen.processes.base import CLASS_FIELDS, GenerativeProcess
 from molgen.processes.sampler import sample
@@ -229,10 +230,22 @@ def generate_poses(
         node_attr_dim: the denoiser's node-attribute size (pocket models).
         view: see :class:`PoseProcess`.
 
+    A heavy-atom model poses the heavy atoms (Kekulé bonds) and RDKit places the hydrogens on each
+    pose (``AddHs(addCoords=True)``).
+
     Raises:
         RuntimeError: the molecular graph changed during sampling (a bug, never expected).
+        MolgenError: a heavy-atom model and a molecule RDKit cannot kekulize.
     """
-    graph = molecule_graph(mol, vocab)
+    heavy = not vocab.explicit_hydrogens
+    if heavy:
+        mol = Chem.RemoveHs(mol)
+        try:
+            graph = molecule_graph(heavy_kekule(mol), vocab)
+        except SkipRecord as err:
+            raise MolgenError(f"cannot pose the molecule: {err.reason}") from None
+    else:
+        graph = molecule_graph(mol, vocab)
     out: list[Chem.Mol] = []
     for k, start in enumerate(range(0, num, batch_size)):
         b = min(batch_size, num - start)
@@ -247,7 +260,8 @@ def generate_poses(
                 raise RuntimeError(f"pose sampling changed the molecule's {f}")
         pos = final.pos[lig].detach().double().cpu().numpy().reshape(b, graph.num_nodes, 3)
         for i in range(b):
-            out.append(with_coordinates(mol, pos[i], start + i))
+            pose = with_coordinates(mol, pos[i], start + i)
+            out.append(Chem.AddHs(pose, addCoords=True) if heavy else pose)
     return out
 
 

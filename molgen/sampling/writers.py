@@ -1,5 +1,8 @@
 """Writing generated molecules: SDF with coordinates, hydrogens, bonds and charges.
 
+A heavy-atom model's molecules (vocabulary without ``H``) get their hydrogens from RDKit when they
+sanitise (placed by ``AddHs(addCoords=True)``); the ones that do not are written with heavy atoms only.
+
 Every generated graph gets a record, whatever it holds. RDKit writes the ones it can; a garbage graph
 (an untrained model's: one atom with 40 bonds, a hydrogen with charge +2) can make RDKit's
 ``MolToMolBlock`` raise or even crash the process, so graphs that fail :func:`writable` (or make
@@ -17,7 +20,7 @@ import torch
 from rdkit import Chem, RDLogger
 from torch_geometric.data import Data
 
-from molgen.chem.convert import data_to_mol
+from molgen.chem.convert import data_to_mol, restore_hydrogens
 from molgen.chem.vocab import BOND_ORDER, MAX_BOND_ORDER_SUM, Vocab
 
 
@@ -55,7 +58,7 @@ def plain_molblock(g: Data, vocab: Vocab, props: dict[str, str]) -> str:
 
 def _rdkit_molblock(data: Data, vocab: Vocab) -> tuple[str, bool]:
     try:
-        mol = data_to_mol(data, vocab, sanitize=True)
+        mol = restore_hydrogens(data_to_mol(data, vocab, sanitize=True), vocab)
         ok = True
     except Exception:  # noqa: BLE001 - RDKit raises several types for molecules it will not sanitise
         mol = data_to_mol(data, vocab, sanitize=False)

@@ -114,6 +114,8 @@ def train(cfg: Config, resume: bool = False, extra_callbacks: list | None = None
         transforms = pocket_transforms(get_vocab(d.vocab), cfg.seed)
     dm = MoleculeDataModule(d.train, d.val, d.batch_size, d.max_atoms, d.num_workers, cfg.seed,
                             d.limit_train, d.limit_val, *transforms)
+    if dm.vocab.name != d.vocab:
+        raise MolgenError(f"data.vocab is {d.vocab!r} but the prepared data uses {dm.vocab.name!r}", d.train)
     module = MolgenModule(config_to_dict(cfg), dm.stats, dm.vocab.to_dict())
     if cfg.train.compile:
         module.model = torch.compile(module.model)

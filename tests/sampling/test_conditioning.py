@@ -43,9 +43,12 @@ THROMBIN = DATA / "complexes" / "fep" / "thrombin_core"
 CHARGE0 = DRUG.charges.index(0)
 
 
-def pocket_model_path(tmp_path_factory) -> Path:
-    """A pocket model trained for 4 steps on three committed complexes, once per session."""
-    run = tmp_path_factory.getbasetemp() / "pocket_model"
+def pocket_model_path(tmp_path_factory, vocab: str = "drug") -> Path:
+    """A pocket model (configs/pocket_flow.yaml, tiny) trained for 4 steps on four committed complexes,
+    once per session and vocabulary (``drug``: hydrogens explicit; ``drug_heavy``: the shipped kind)."""
+    from molgen.chem.vocab import get_vocab
+
+    run = tmp_path_factory.getbasetemp() / f"pocket_model_{vocab}"
     if (run / "model.ckpt").is_file():
         return run / "model.ckpt"
     from molgen.config import load_config
@@ -59,10 +62,10 @@ def pocket_model_path(tmp_path_factory) -> Path:
         w.writerow([PROTEIN, LIGAND, 0])
         for k in range(3):
             w.writerow([THROMBIN / "thrombin_core_protein.pdb", THROMBIN / "thrombin_core_ligands.sdf", k])
-    cache = tmp_path_factory.getbasetemp() / "pocket_cache"
-    prepare_complexes(index, cache, DRUG, cutoff=6.0, ca_only=False, limit=None)
+    cache = tmp_path_factory.getbasetemp() / f"pocket_cache_{vocab}"
+    prepare_complexes(index, cache, get_vocab(vocab), cutoff=6.0, ca_only=False, limit=None)
     cfg = load_config(ROOT / "configs" / "pocket_flow.yaml", [
-        f"data.train={cache}", f"out_dir={run}", "data.batch_size=2", "train.max_steps=4", "optim.warmup_steps=1",
+        f"data.train={cache}", f"data.vocab={vocab}", f"out_dir={run}", "data.batch_size=2", "train.max_steps=4", "optim.warmup_steps=1",
         "trainer.log_every_n_steps=1", "train.checkpoint_every_n_steps=4", *TINY_MODEL,
     ])
     train(cfg)

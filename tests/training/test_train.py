@@ -161,7 +161,7 @@ def test_pocket_run_resumed_equals_uninterrupted(tmp_path):
     3 steps then resumed to 6: the same weights."""
     import csv
 
-    from molgen.chem.vocab import DRUG
+    from molgen.chem.vocab import DRUG_HEAVY
     from molgen.data.complexes import prepare_complexes
 
     pb = ROOT / "data" / "complexes" / "posebusters" / "1S3V"
@@ -174,7 +174,7 @@ def test_pocket_run_resumed_equals_uninterrupted(tmp_path):
         for k in range(3):
             w.writerow([thrombin / "thrombin_core_protein.pdb", thrombin / "thrombin_core_ligands.sdf", k])
     cache = tmp_path / "cache"
-    prepare_complexes(index, cache, DRUG, cutoff=6.0, ca_only=False, limit=None)
+    prepare_complexes(index, cache, DRUG_HEAVY, cutoff=6.0, ca_only=False, limit=None)
 
     def cfg(out: Path, steps: int):
         return load_config(ROOT / "configs" / "pocket_flow.yaml", [
