@@ -13,7 +13,9 @@ Figures (``--out FILE.json``), each with the machine's load average:
 * ``sampling``: wall time to sample 100 ligands in one held-out pocket (``--steps``);
 * ``generation``: per held-out FEP site (one per held-out target), ``--num`` generated ligands vs
   up to ``--num`` of the site's own (held-out) ligands: RDKit validity, ``pb_valid`` with the protein,
-  QED, SA, and Vina (``minimize`` mode, box around the site's first ligand + 6 Å); the same figures
+  QED, SA, and the Vina distributions (box around the site's first ligand + 6 Å): ``score`` and
+  ``minimize`` of every RDKit-valid ligand, ``dock`` (exhaustiveness 8) of the first ``--dock-num``
+  (quartiles, best and the values, in kcal/mol; ``vina_*`` keys summarise ``minimize``); the same figures
   (``rdkit_bonds_*``) for the generated coordinates with bonds re-perceived by RDKit (validation
   ``bonds="rdkit"``), which separates placement and geometry from the predicted bonds;
 * ``poses``: per crystal complex, ``--poses`` poses of the crystal ligand generated in its pocket
@@ -168,9 +170,24 @@ def _site_ligands(rows: list[dict], limit: int):
     return out
 
 
-def measure_cost(gm, pocket, num: int = 100, size: int = 48) -> dict:
-    """Edges and forward time of the pocket denoiser for ``num`` ligands of ``size`` atoms at t = 0.5."""
+def _median_size(gm) -> int:
+    """Median ligand size (the model's atoms: heavy atoms only for a heavy-atom model) in training."""
+    hist = {int(k): int(v) for k, v in gm.stats["num_atoms"]["hist"].items()}
+    sizes = sorted(hist)
+    half, seen = sum(hist.values()) / 2, 0
+    for n in sizes:
+        seen += hist[n]
+        if seen >= half:
+            return n
+    return sizes[-1]
+
+
+def measure_cost(gm, pocket, num: int = 100, size: int | None = None) -> dict:
+    """Edges and forward time of the pocket denoiser for ``num`` ligands of ``size`` atoms (default: the
+    training median) at t = 0.5."""
     import torch
+
+    size = size or _median_size(gm)
 
     from molgen.processes.state import MolState
     from molgen.sampling.conditioning import PocketRadiusDenoiser
@@ -207,14 +224,40 @@ def measure_sampling(gm, pocket, num: int, steps: int, seed: int = 0) -> tuple[d
             "mean_atoms": round(statistics.fmean(g.num_nodes for g in graphs), 1), "load": _load()}, graphs
 
 
-def _vina(protein: str, mols, box, mode: str) -> list[float]:
+def _vina(protein: str, mols, box, mode: str, **kw) -> list[float]:
     from molgen.docking import dock_ligands
 
-    res = dock_ligands(protein, mols, mode=mode, box=box)
+    res = dock_ligands(protein, mols, mode=mode, box=box, **kw)
     return [float(v) if s == "ok" else math.nan for v, s in zip(res.table["vina_kcal_mol"], res.table["status"])]
 
 
-def generation_site(gm, protein: str, ref_mols, num: int, steps: int, seed: int, tmp: Path) -> dict:
+def _quantile(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    k = (len(xs) - 1) * q
+    lo, hi = math.floor(k), math.ceil(k)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def _dist(xs: list[float]) -> dict:
+    """Vina scores (kcal/mol): how many, quartiles, best; and the values themselves."""
+    ok = [x for x in xs if math.isfinite(x)]
+    if not ok:
+        return {"n": 0, "failed": len(xs)}
+    return {"n": len(ok), "failed": len(xs) - len(ok), "best": round(min(ok), 3),
+            "p25": round(_quantile(ok, 0.25), 3), "median": round(_quantile(ok, 0.5), 3),
+            "p75": round(_quantile(ok, 0.75), 3), "values": [round(x, 3) for x in xs]}
+
+
+def vina_modes(protein: str, mols, box, dock_num: int, workers: int) -> dict:
+    """``score`` and ``minimize`` of every molecule, ``dock`` (exhaustiveness 8) of the first ``dock_num``."""
+    out = {mode: _dist(_vina(protein, mols, box, mode, workers=workers)) for mode in ("score", "minimize")}
+    if dock_num:
+        out["dock"] = _dist(_vina(protein, mols[:dock_num], box, "dock", workers=workers, exhaustiveness=8))
+    return out
+
+
+def generation_site(gm, protein: str, ref_mols, num: int, steps: int, seed: int, tmp: Path,
+                    dock_num: int = 4, workers: int = 2) -> dict:
     """Generated vs reference ligands in one held-out pocket."""
     from rdkit import Chem
 
@@ -233,10 +276,11 @@ def generation_site(gm, protein: str, ref_mols, num: int, steps: int, seed: int,
     ref_val = validate_molecules(ref_mols, protein=protein, progress=False)
     box = box_from_mols(ref_mols[:1], padding=6.0)
     valid_gen = [m for m in gen if m is not None]
-    gen_vina = _vina(protein, valid_gen, box, "minimize") if valid_gen else []
-    ref_vina = _vina(protein, ref_mols, box, "minimize")
+    gen_modes = vina_modes(protein, valid_gen, box, dock_num, workers) if valid_gen else {}
+    ref_modes = vina_modes(protein, ref_mols, box, dock_num, workers)
+    gen_vina = gen_modes.get("minimize", {}).get("values", [])
     ok = [v for v in gen_vina if math.isfinite(v)]
-    ref_med = _median(ref_vina)
+    ref_med = ref_modes["minimize"].get("median")
     # the same coordinates with bonds re-perceived by RDKit (DetermineBonds): how good is the placement
     # and geometry, apart from the predicted bonds?
     val_rd = validate_molecules(graphs, vocab=gm.vocab, protein=protein, progress=False, bonds="rdkit")
@@ -257,6 +301,11 @@ def generation_site(gm, protein: str, ref_mols, num: int, steps: int, seed: int,
             _mean(rt["n_heavy_atoms"].astype(float)),
         "vina_scored": len(ok), "vina_median": _median(gen_vina), "vina_best": round(min(ok), 3) if ok else None,
         "reference_vina_median": ref_med,
+        "vina_score_median": gen_modes.get("score", {}).get("median"),
+        "reference_vina_score_median": ref_modes["score"].get("median"),
+        "vina_dock_median": gen_modes.get("dock", {}).get("median"),
+        "reference_vina_dock_median": ref_modes.get("dock", {}).get("median"),
+        "vina": {"generated": gen_modes, "reference": ref_modes},
         "frac_generated_better_than_reference_median": (round(sum(v < ref_med for v in ok) / num, 3)
                                                         if ok and ref_med is not None else 0.0),
         "rdkit_bonds_valid": round(float(tr["valid"].mean()), 3),
@@ -316,7 +365,7 @@ def _frac_below(rows: list[dict], key: str, cut: float = 2.0) -> float | None:
 
 
 def run_benchmark(checkpoint: Path, split_dir: Path, num: int, poses: int, steps: int, sites: int,
-                  seed: int, view: str, skip: set[str], crystals: int | None = None) -> dict:
+                  seed: int, view: str, skip: set[str], crystals: int | None = None, dock_num: int = 4) -> dict:
     import torch
 
     from molgen.sampling.conditioning import load_pocket
@@ -335,7 +384,8 @@ def run_benchmark(checkpoint: Path, split_dir: Path, num: int, poses: int, steps
     result = {"checkpoint": str(checkpoint), "meta": gm.meta, "split": {k: split[k] for k in (
         "seed", "test_fraction", "sites", "held_out_sites", "test_targets", "train_ligands", "test_fep_ligands")},
         "torch_threads": torch.get_num_threads(), "load_start": _load(), "settings": {
-            "num": num, "poses": poses, "steps": steps, "sites": len(chosen), "seed": seed, "view": view}}
+            "num": num, "poses": poses, "steps": steps, "sites": len(chosen), "seed": seed, "view": view,
+            "dock_num": dock_num}}
     first = by_site[chosen[0]]
     ref0 = _site_ligands(first, 1)[0]
     pocket = load_pocket(first[0]["protein"], ref_ligand=ref0, vocab=gm.vocab)
@@ -351,7 +401,7 @@ def run_benchmark(checkpoint: Path, split_dir: Path, num: int, poses: int, steps
         with tempfile.TemporaryDirectory() as tmp:
             for site in chosen:
                 refs = _site_ligands(by_site[site], num)
-                rows.append(generation_site(gm, site, refs, num, steps, seed, Path(tmp)))
+                rows.append(generation_site(gm, site, refs, num, steps, seed, Path(tmp), dock_num))
                 log.info("generation: %s", rows[-1])
         keys = [k for k in rows[0] if isinstance(rows[0][k], (int, float)) and k not in ("generated", "reference")]
         result["generation"] = {"per_site": rows, "mean_over_sites": {k: _mean([r[k] for r in rows]) for k in keys}}
@@ -390,6 +440,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--sites", type=int, default=8, help="Held-out FEP sites (one per held-out target).")
     p.add_argument("--view", default="progressive", help="Pose view: progressive | revealed.")
     p.add_argument("--crystals", type=int, default=None, help="Use only the first N crystal complexes.")
+    p.add_argument("--dock-num", type=int, default=4, help="Generated and reference ligands redocked per site.")
     p.add_argument("--skip", default="", help="Comma-separated parts to skip: cost,sampling,generation,poses.")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -402,7 +453,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.out is None:
         p.error("--out is required")
     result = run_benchmark(args.checkpoint, args.split_dir, args.num, args.poses, args.steps, args.sites, args.seed,
-                           args.view, {s for s in args.skip.split(",") if s}, args.crystals)
+                           args.view, {s for s in args.skip.split(",") if s}, args.crystals, args.dock_num)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: result.get(k) for k in ("cost", "sampling")} | {

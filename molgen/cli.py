@@ -114,7 +114,9 @@ def sample_cmd(
     batch_size: int = typer.Option(100, "--batch-size", help="Molecules per batch."),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("cpu", "--device"),
-    num_atoms: Optional[int] = typer.Option(None, "--num-atoms", help="Exact atom count (default: dataset histogram)."),
+    num_atoms: Optional[int] = typer.Option(
+        None, "--num-atoms", help="Exact atom count (heavy atoms for a heavy-atom model; default: dataset histogram)."
+    ),
     atoms_range: Optional[str] = typer.Option(None, "--atoms-range", help="Uniform atom count in LO:HI."),
     option: list[str] = typer.Option(None, "--option", help="Process sampler setting key=value, e.g. sampler=ddim."),
     # pocket and fragment conditioning (molgen.sampling.conditioning)

@@ -31,3 +31,25 @@ def test_benchmark_entry_gathers_suites(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "benchmarks", "sampler", "--out", str(out)], cwd=ROOT,
                          capture_output=True, text=True, check=False)
     assert bad.returncode == 2 and "unknown suite(s) sampler" in bad.stderr
+
+
+def test_pocket_vina_distribution_quartiles():
+    """The pocket benchmark's Vina summaries: numpy's (linear) percentiles, failures counted apart."""
+    import math
+
+    import numpy as np
+
+    from benchmarks.pocket import _dist, _median_size
+
+    xs = [-7.1, -5.0, math.nan, -9.3, -6.2, -8.8, -4.4]
+    d = _dist(xs)
+    ok = np.array([x for x in xs if math.isfinite(x)])
+    assert d["n"] == 6 and d["failed"] == 1 and d["best"] == -9.3
+    for key, q in (("p25", 25), ("median", 50), ("p75", 75)):
+        assert d[key] == round(float(np.percentile(ok, q)), 3)
+    assert len(d["values"]) == 7 and _dist([math.nan]) == {"n": 0, "failed": 1}
+
+    class Model:
+        stats = {"num_atoms": {"hist": {"10": 3, "20": 1, "30": 3}}}
+
+    assert _median_size(Model()) == 20

@@ -21,10 +21,10 @@ from molgen.data.transforms import random_fragment
 from molgen.errors import SkipRecord
 from molgen.sampling.conditioning import fragment_from_sdf, fragment_from_smarts, load_pocket
 from molgen.sampling.writers import graph_to_molblock
+from tests.chem.test_convert import _fep_ligands
 from tests.conftest import run_cli
 from tests.sampling.test_conditioning import LIGAND, PROTEIN, ROOT, _check_fragment_kept, pocket_model_path
 from tests.sampling.test_pose import _smiles_h
-from tests.chem.test_convert import _fep_ligands
 
 
 @pytest.fixture(scope="module")
