@@ -48,6 +48,13 @@ class DataConfig(_Strict):
     limit_train: int | None = Field(None, ge=1, description="use only the first N training graphs")
     limit_val: int | None = Field(None, ge=1)
     context: Literal["none", "pocket"] = "none"
+    extra_train: list[Path] = Field(
+        default_factory=list,
+        description="more prepared caches mixed into training (same vocabulary; for a pocket model, "
+        "ligands without a pocket: they teach chemistry beside the complexes)",
+    )
+    train_repeat: int = Field(1, ge=1, description="times an epoch lists the `train` graphs (their weight "
+                              "against extra_train)")
 
 
 class ModelConfig(_Named):
@@ -169,6 +176,7 @@ def _resolve_paths(cfg: Config, base: Path) -> Config:
     cfg.data.train = fix(cfg.data.train)
     cfg.data.val = fix(cfg.data.val)
     cfg.data.test = fix(cfg.data.test)
+    cfg.data.extra_train = [fix(p) for p in cfg.data.extra_train]
     cfg.out_dir = fix(cfg.out_dir)
     return cfg
 

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from torch.utils.data import DataLoader, Sampler, Subset
+from torch.utils.data import ConcatDataset, DataLoader, Sampler, Subset
 from torch_geometric.data import Batch, Data
 
 from molgen.data.cache import MoleculeCache
+from molgen.errors import MolgenError
 
 
 def _dist() -> tuple[int, int]:
@@ -128,6 +129,12 @@ class MoleculeDataModule(L.LightningDataModule):
         seed: batch-order seed.
         limit_train, limit_val: use only the first N graphs (smoke runs).
         transform, val_transform: applied to each training / validation item before batching.
+        extra_train: more caches whose graphs join every training epoch (same vocabulary as
+            ``train``; the statistics stay ``train``'s).
+        train_repeat: times each epoch lists the ``train`` graphs (their weight against ``extra_train``).
+
+    Raises:
+        MolgenError: an extra cache with another vocabulary.
     """
 
     def __init__(
@@ -142,6 +149,8 @@ class MoleculeDataModule(L.LightningDataModule):
         limit_val: int | None = None,
         transform: Callable[[Data], Data] | None = None,
         val_transform: Callable[[Data], Data] | None = None,
+        extra_train: list[Path] | tuple[Path, ...] = (),
+        train_repeat: int = 1,
     ) -> None:
         super().__init__()
         self.train_path, self.val_path = Path(train), (Path(val) if val else None)
@@ -154,6 +163,17 @@ class MoleculeDataModule(L.LightningDataModule):
         self._train_sizes = self.train_set.num_atoms()
         if limit_train:
             self._train_sizes = self._train_sizes[:limit_train]
+        base = self.train_set if not limit_train else Subset(self.train_set, range(len(self._train_sizes)))
+        parts, sizes = [base] * train_repeat, [self._train_sizes] * train_repeat
+        for path in extra_train:
+            extra = MoleculeCache(path)
+            if extra.vocab != self.train_set.vocab:
+                raise MolgenError(f"extra training data uses vocabulary {extra.vocab.name!r}, "
+                                  f"data.train uses {self.train_set.vocab.name!r}", path)
+            parts.append(extra)
+            sizes.append(extra.num_atoms())
+        self._train_data = parts[0] if len(parts) == 1 else ConcatDataset(parts)
+        self._train_sizes = torch.cat(sizes)
         self.train_sampler = BucketBatchSampler(self._train_sizes, batch_size, max_atoms, shuffle=True, seed=seed)
 
     @property
@@ -165,9 +185,8 @@ class MoleculeDataModule(L.LightningDataModule):
         return self.train_set.vocab
 
     def train_dataloader(self) -> DataLoader:
-        ds = self.train_set if not self.limit_train else Subset(self.train_set, range(len(self._train_sizes)))
         return DataLoader(
-            ds, batch_sampler=self.train_sampler, collate_fn=partial(collate_graphs, transform=self.transform),
+            self._train_data, batch_sampler=self.train_sampler, collate_fn=partial(collate_graphs, transform=self.transform),
             num_workers=self.num_workers, persistent_workers=self.num_workers > 0,
         )
 

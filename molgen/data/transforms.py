@@ -200,8 +200,13 @@ class PocketTransform:
         return p > 0 and float(torch.rand((), generator=self.generator)) < p
 
     def __call__(self, data: Data) -> Data:
-        if "pocket_pos" not in data:
-            raise ValueError("PocketTransform needs a complex (ligand graph with pocket_* fields)")
+        if "pocket_pos" not in data:  # a ligand alone (extra training data): no context, as a dropped pocket
+            data = data.clone()
+            data.pocket_pos = torch.zeros(0, 3)
+            for key, dtype in (("pocket_element", torch.long), ("pocket_residue", torch.long),
+                               ("pocket_backbone", torch.bool), ("pocket_atom_residue", torch.long)):
+                data[key] = torch.zeros(0, dtype=dtype)
+            data.protein = ""
         n_lig = int(data.num_nodes)
         ppos, pel = data.pocket_pos, data.pocket_element
         keep = torch.ones(pel.shape[0], dtype=torch.bool)

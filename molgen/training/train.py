@@ -103,7 +103,7 @@ def train(cfg: Config, resume: bool = False, extra_callbacks: list | None = None
     L.seed_everything(cfg.seed, workers=True, verbose=False)
 
     d = cfg.data
-    for p in (d.train, d.val):
+    for p in (d.train, d.val, *d.extra_train):
         if p is not None and not (Path(p) / "index.json").is_file():
             raise MolgenError("not a prepared dataset (run `molgen data prepare` first)", p)
     transforms = (None, None)
@@ -113,7 +113,8 @@ def train(cfg: Config, resume: bool = False, extra_callbacks: list | None = None
 
         transforms = pocket_transforms(get_vocab(d.vocab), cfg.seed)
     dm = MoleculeDataModule(d.train, d.val, d.batch_size, d.max_atoms, d.num_workers, cfg.seed,
-                            d.limit_train, d.limit_val, *transforms)
+                            d.limit_train, d.limit_val, *transforms, extra_train=d.extra_train,
+                            train_repeat=d.train_repeat)
     if dm.vocab.name != d.vocab:
         raise MolgenError(f"data.vocab is {d.vocab!r} but the prepared data uses {dm.vocab.name!r}", d.train)
     module = MolgenModule(config_to_dict(cfg), dm.stats, dm.vocab.to_dict())

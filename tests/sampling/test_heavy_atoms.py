@@ -22,7 +22,7 @@ from molgen.errors import SkipRecord
 from molgen.sampling.conditioning import fragment_from_sdf, fragment_from_smarts, load_pocket
 from molgen.sampling.writers import graph_to_molblock
 from tests.chem.test_convert import _fep_ligands
-from tests.conftest import run_cli
+from tests.conftest import TINY_MODEL, run_cli
 from tests.sampling.test_conditioning import LIGAND, PROTEIN, ROOT, _check_fragment_kept, pocket_model_path
 from tests.sampling.test_pose import _smiles_h
 
@@ -142,3 +142,39 @@ def test_training_refuses_a_vocabulary_mismatch(heavy_model, tmp_path):
                       [f"data.train={cache}", "data.vocab=drug", f"out_dir={tmp_path}"])
     with pytest.raises(MolgenError, match="data.vocab is 'drug' but the prepared data uses 'drug_heavy'"):
         train(cfg)
+
+
+def test_pocket_training_mixes_in_ligands_without_a_pocket(heavy_model, tmp_path):
+    """``data.extra_train``: ligand-only caches join the complexes (``train_repeat`` times) in every
+    epoch; their graphs carry no context, the complexes keep their pocket; another vocabulary is refused."""
+    from molgen.config import load_config
+    from molgen.data.datamodule import MoleculeDataModule
+    from molgen.data.sdf import prepare_sdf
+    from molgen.data.transforms import pocket_transforms
+    from molgen.errors import MolgenError
+    from molgen.training.train import train
+
+    complexes = heavy_model.parent.parent / "pocket_cache_drug_heavy"  # 4 complexes
+    ligands = tmp_path / "ligands"
+    prepare_sdf([ROOT / "data" / "ligands" / "fep_ligands.sdf"], ligands, DRUG_HEAVY, limit=6)
+    dm = MoleculeDataModule(complexes, batch_size=4, transform=pocket_transforms(DRUG_HEAVY)[0],
+                            extra_train=[ligands], train_repeat=2)
+    assert len(dm._train_sizes) == 2 * 4 + 6
+    with_pocket = without = 0
+    for batch in dm.train_dataloader():
+        for k in range(batch.num_graphs):
+            has = bool(batch.context[batch.batch == k].any())
+            with_pocket, without = with_pocket + has, without + (not has)
+    # the transform also drops 10 % of pockets at random: at least the 6 ligands have none
+    assert with_pocket + without == 14 and without >= 6 and with_pocket >= 6
+    wrong = tmp_path / "ligands_h"
+    prepare_sdf([ROOT / "data" / "ligands" / "fep_ligands.sdf"], wrong, DRUG, limit=2)
+    with pytest.raises(MolgenError, match="extra training data uses vocabulary 'drug'"):
+        MoleculeDataModule(complexes, batch_size=4, extra_train=[wrong])
+    cfg = load_config(ROOT / "configs" / "pocket_flow.yaml", [
+        f"data.train={complexes}", f"data.extra_train=[{ligands}]", "data.train_repeat=2", "data.batch_size=4",
+        f"out_dir={tmp_path / 'run'}", "train.max_steps=3", "optim.warmup_steps=1", "trainer.log_every_n_steps=1",
+        "train.checkpoint_every_n_steps=3", *TINY_MODEL])
+    assert cfg.data.extra_train == [ligands]
+    run = train(cfg)
+    assert (run / "model.ckpt").is_file()
