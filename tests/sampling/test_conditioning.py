@@ -65,7 +65,7 @@ def pocket_model_path(tmp_path_factory, vocab: str = "drug") -> Path:
     cache = tmp_path_factory.getbasetemp() / f"pocket_cache_{vocab}"
     prepare_complexes(index, cache, get_vocab(vocab), cutoff=6.0, ca_only=False, limit=None)
     cfg = load_config(ROOT / "configs" / "pocket_flow.yaml", [
-        f"data.train={cache}", f"data.vocab={vocab}", f"out_dir={run}", "data.batch_size=2", "train.max_steps=4", "optim.warmup_steps=1",
+        f"data.train={cache}", f"data.vocab={vocab}", "data.extra_train=[]", f"out_dir={run}", "data.batch_size=2", "train.max_steps=4", "optim.warmup_steps=1",
         "trainer.log_every_n_steps=1", "train.checkpoint_every_n_steps=4", *TINY_MODEL,
     ])
     train(cfg)

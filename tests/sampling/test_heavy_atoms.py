@@ -139,7 +139,7 @@ def test_training_refuses_a_vocabulary_mismatch(heavy_model, tmp_path):
 
     cache = heavy_model.parent.parent / "pocket_cache_drug_heavy"  # what pocket_model_path prepared
     cfg = load_config(ROOT / "configs" / "pocket_flow.yaml",
-                      [f"data.train={cache}", "data.vocab=drug", f"out_dir={tmp_path}"])
+                      [f"data.train={cache}", "data.vocab=drug", "data.extra_train=[]", f"out_dir={tmp_path}"])
     with pytest.raises(MolgenError, match="data.vocab is 'drug' but the prepared data uses 'drug_heavy'"):
         train(cfg)
 

@@ -178,7 +178,8 @@ def test_pocket_run_resumed_equals_uninterrupted(tmp_path):
 
     def cfg(out: Path, steps: int):
         return load_config(ROOT / "configs" / "pocket_flow.yaml", [
-            f"data.train={cache}", f"out_dir={out}", "data.batch_size=2", f"train.max_steps={steps}",
+            f"data.train={cache}", "data.extra_train=[]", f"out_dir={out}", "data.batch_size=2",
+            f"train.max_steps={steps}",
             "optim.warmup_steps=1", "optim.schedule=constant", "train.checkpoint_every_n_steps=3",
             "trainer.log_every_n_steps=1", "trainer.accelerator=cpu", "trainer.devices=1", *TINY_MODEL,
         ])
