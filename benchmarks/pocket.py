@@ -359,6 +359,14 @@ def _min(xs):
     return round(min(xs), 3) if xs else None
 
 
+def site_means(rows: list[dict]) -> dict:
+    """Mean of every numeric figure over the sites that have it (a site without valid ligands has no QED)."""
+    keys = dict.fromkeys(k for r in rows for k, v in r.items()
+                         if isinstance(v, (int, float)) and not isinstance(v, bool)
+                         and k not in ("generated", "reference"))
+    return {k: _mean([r.get(k) for r in rows]) for k in keys}
+
+
 def _frac_below(rows: list[dict], key: str, cut: float = 2.0) -> float | None:
     vals = [r.get(key) for r in rows]
     return round(sum(v is not None and v < cut for v in vals) / len(rows), 3) if rows else None
@@ -403,8 +411,7 @@ def run_benchmark(checkpoint: Path, split_dir: Path, num: int, poses: int, steps
                 refs = _site_ligands(by_site[site], num)
                 rows.append(generation_site(gm, site, refs, num, steps, seed, Path(tmp), dock_num))
                 log.info("generation: %s", rows[-1])
-        keys = [k for k in rows[0] if isinstance(rows[0][k], (int, float)) and k not in ("generated", "reference")]
-        result["generation"] = {"per_site": rows, "mean_over_sites": {k: _mean([r[k] for r in rows]) for k in keys}}
+        result["generation"] = {"per_site": rows, "mean_over_sites": site_means(rows)}
     if "poses" not in skip:
         rows = []
         for r in _rows(split_dir / "test_crystal.csv")[:crystals]:

@@ -53,3 +53,13 @@ def test_pocket_vina_distribution_quartiles():
         stats = {"num_atoms": {"hist": {"10": 3, "20": 1, "30": 3}}}
 
     assert _median_size(Model()) == 20
+
+
+def test_pocket_site_means_skip_missing_figures():
+    """A site whose ligands are all invalid has no QED: the mean is over the sites that have one."""
+    from benchmarks.pocket import site_means
+
+    rows = [{"protein": "a", "valid": 0.0, "qed": None, "generated": 20, "vina": {}},
+            {"protein": "b", "valid": 0.5, "qed": 0.4, "generated": 20, "vina": {}},
+            {"protein": "c", "valid": 0.25, "qed": 0.6, "generated": 20, "vina": {}}]
+    assert site_means(rows) == {"valid": 0.25, "qed": 0.5}
