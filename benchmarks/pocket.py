@@ -172,14 +172,15 @@ def _site_ligands(rows: list[dict], limit: int):
 
 def _median_size(gm) -> int:
     """Median ligand size (the model's atoms: heavy atoms only for a heavy-atom model) in training."""
-    hist = {int(k): int(v) for k, v in gm.stats["num_atoms"]["hist"].items()}
-    sizes = sorted(hist)
+    from molgen.data.stats import size_histogram
+
+    hist = size_histogram(gm.stats)
     half, seen = sum(hist.values()) / 2, 0
-    for n in sizes:
+    for n in sorted(hist):
         seen += hist[n]
         if seen >= half:
             return n
-    return sizes[-1]
+    raise ValueError("empty size histogram")
 
 
 def measure_cost(gm, pocket, num: int = 100, size: int | None = None) -> dict:
@@ -231,21 +232,16 @@ def _vina(protein: str, mols, box, mode: str, **kw) -> list[float]:
     return [float(v) if s == "ok" else math.nan for v, s in zip(res.table["vina_kcal_mol"], res.table["status"])]
 
 
-def _quantile(xs: list[float], q: float) -> float:
-    xs = sorted(xs)
-    k = (len(xs) - 1) * q
-    lo, hi = math.floor(k), math.ceil(k)
-    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
-
-
 def _dist(xs: list[float]) -> dict:
-    """Vina scores (kcal/mol): how many, quartiles, best; and the values themselves."""
+    """Vina scores (kcal/mol): how many, quartiles (linear interpolation), best; and the values themselves."""
+    import numpy as np
+
     ok = [x for x in xs if math.isfinite(x)]
     if not ok:
         return {"n": 0, "failed": len(xs)}
+    p25, p50, p75 = (round(float(v), 3) for v in np.percentile(ok, [25, 50, 75]))
     return {"n": len(ok), "failed": len(xs) - len(ok), "best": round(min(ok), 3),
-            "p25": round(_quantile(ok, 0.25), 3), "median": round(_quantile(ok, 0.5), 3),
-            "p75": round(_quantile(ok, 0.75), 3), "values": [round(x, 3) for x in xs]}
+            "p25": p25, "median": p50, "p75": p75, "values": [round(x, 3) for x in xs]}
 
 
 def vina_modes(protein: str, mols, box, dock_num: int, workers: int) -> dict:

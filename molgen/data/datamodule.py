@@ -160,11 +160,9 @@ class MoleculeDataModule(L.LightningDataModule):
         self.transform, self.val_transform = transform, val_transform
         self.train_set = MoleculeCache(self.train_path)
         self.val_set = MoleculeCache(self.val_path) if self.val_path else None
-        self._train_sizes = self.train_set.num_atoms()
-        if limit_train:
-            self._train_sizes = self._train_sizes[:limit_train]
-        base = self.train_set if not limit_train else Subset(self.train_set, range(len(self._train_sizes)))
-        parts, sizes = [base] * train_repeat, [self._train_sizes] * train_repeat
+        base_sizes = self.train_set.num_atoms()[:limit_train]  # [:None] keeps all
+        base = self.train_set if not limit_train else Subset(self.train_set, range(len(base_sizes)))
+        parts, sizes = [base] * train_repeat, [base_sizes] * train_repeat
         for path in extra_train:
             extra = MoleculeCache(path)
             if extra.vocab != self.train_set.vocab:

@@ -39,7 +39,7 @@ from rdkit.Geometry import Point3D
 from torch import Tensor
 from torch_geometric.data import Batch, Data
 
-from molgen.chem.convert import heavy_kekule
+from molgen.chem.convert import heavy_kekule, restore_hydrogens
 from molgen.chem.vocab import Vocab
 from molgen.data.transforms import DEFAULT_POCKET_CUTOFF, POCKET_NODE_ATTR_DIM
 from molgen.errors import MolgenError, SkipRecord
@@ -260,8 +260,7 @@ def generate_poses(
                 raise RuntimeError(f"pose sampling changed the molecule's {f}")
         pos = final.pos[lig].detach().double().cpu().numpy().reshape(b, graph.num_nodes, 3)
         for i in range(b):
-            pose = with_coordinates(mol, pos[i], start + i)
-            out.append(Chem.AddHs(pose, addCoords=True) if heavy else pose)
+            out.append(restore_hydrogens(with_coordinates(mol, pos[i], start + i), vocab))
     return out
 
 
