@@ -1,4 +1,10 @@
-"""The best molecules of a run: ranking, 2D grids (SVG) and 3D views (py3Dmol, in notebooks)."""
+"""The best molecules of a run: ranking, 2D grids (SVG) and 3D views (py3Dmol, in notebooks).
+
+A "best molecule" is one a chemist could take further: RDKit-valid, one fragment, no atom with
+unpaired electrons (RDKit ``Descriptors.NumRadicalElectrons``) and not made of hydrogen only (an
+H–H fragment). :func:`unusable_reason` says why a molecule is not one; :func:`best_molecules`
+ranks the others by a stated key (:data:`RANKING_LABELS`).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,15 @@ from pathlib import Path
 
 import pandas as pd
 from rdkit import Chem, rdBase
-from rdkit.Chem import Draw, rdDepictor
+from rdkit.Chem import Descriptors, Draw, rdDepictor
 
 #: Ranking columns and whether lower is better.
 LOWER_IS_BETTER = {"vina_kcal_mol": True, "sa": True, "strain_energy_kcal_mol": True, "qed": False}
+#: How a ranking key is stated in the report.
+RANKING_LABELS = {"vina_kcal_mol": "Vina score (kcal/mol)", "qed": "QED", "sa": "SA score",
+                  "strain_energy_kcal_mol": "strain energy (kcal/mol)"}
+#: What every best molecule is, as the report states it.
+BEST_CRITERIA = "valid, one fragment, no radical, not hydrogen only"
 
 
 class SVG(str):
@@ -28,20 +39,78 @@ def default_ranking(table: pd.DataFrame) -> str | None:
     return None
 
 
+def ranking_statement(by: str | None) -> str:
+    """``ranked by QED (higher is better)``: the key as the report states it."""
+    if by is None:
+        return "in id order (no molecule has a score)"
+    better = "lower" if LOWER_IS_BETTER.get(by, False) else "higher"
+    return f"ranked by {RANKING_LABELS.get(by, by)} ({by}; {better} is better)"
+
+
+def unusable_reason(mol: Chem.Mol | None) -> str | None:
+    """Why a molecule cannot be a best molecule, or None when it can (see the module docstring).
+
+    Returns:
+        ``no structure``, ``not valid`` (RDKit sanitization fails), ``hydrogen only`` (a fragment
+        made of H atoms, e.g. H–H), ``several fragments``, ``radical`` (unpaired electrons), or None.
+    """
+    if mol is None or mol.GetNumAtoms() == 0:
+        return "no structure"
+    m = Chem.Mol(mol)
+    with rdBase.BlockLogs():
+        if Chem.SanitizeMol(m, catchErrors=True) != Chem.SanitizeFlags.SANITIZE_NONE:
+            return "not valid"
+    frags = Chem.GetMolFrags(m, asMols=True, sanitizeFrags=False)
+    if any(all(a.GetAtomicNum() == 1 for a in f.GetAtoms()) for f in frags):
+        return "hydrogen only"
+    if len(frags) != 1:
+        return "several fragments"
+    if Descriptors.NumRadicalElectrons(m) > 0:
+        return "radical"
+    return None
+
+
+def _flag(table: pd.DataFrame, column: str) -> pd.Series:
+    return table[column].astype("boolean").fillna(False).astype(bool)
+
+
+def eligible_molecules(table: pd.DataFrame, molecules: dict[str, Chem.Mol] | None = None,
+                       valid_only: bool = True) -> pd.DataFrame:
+    """The rows that may be best molecules.
+
+    Args:
+        table: one row per molecule.
+        molecules: the molecules by id; when given, a row qualifies only when its molecule does
+            (:func:`unusable_reason` is None).
+        valid_only: also require the table's own ``valid``, ``valid_connected`` (when present) and
+            zero ``n_radical_electrons`` (when present).
+    """
+    t = table
+    if valid_only:
+        for col in ("valid", "valid_connected"):
+            if col in t:
+                t = t[_flag(t, col)]
+        if "n_radical_electrons" in t:
+            t = t[pd.to_numeric(t["n_radical_electrons"], errors="coerce").fillna(0) == 0]
+    if molecules is not None:
+        t = t[[unusable_reason(molecules.get(i)) is None for i in t["id"]]] if len(t) else t
+    return t
+
+
 def best_molecules(table: pd.DataFrame, by: str | None = None, n: int = 12, ascending: bool | None = None,
-                   valid_only: bool = True) -> pd.DataFrame:
-    """The ``n`` best rows of a run table.
+                   valid_only: bool = True, molecules: dict[str, Chem.Mol] | None = None) -> pd.DataFrame:
+    """The ``n`` best rows of a run table, among :func:`eligible_molecules`.
 
     Args:
         table: one row per molecule (``run.final`` or a step's table).
         by: ranking column (default :func:`default_ranking`; none: the first rows in id order).
-        n: how many.
+        n: how many (fewer when fewer qualify).
         ascending: lower is better (default: by :data:`LOWER_IS_BETTER`, else higher is better).
-        valid_only: keep only RDKit-valid molecules when the table says which are.
+        valid_only: keep only valid, connected, radical-free molecules when the table says which are.
+        molecules: the molecules by id; when given, only those that are valid, one fragment, with
+            no radical and not hydrogen only (see :func:`unusable_reason`).
     """
-    t = table
-    if valid_only and "valid" in t:
-        t = t[t["valid"].astype("boolean").fillna(False).astype(bool)]
+    t = eligible_molecules(table, molecules, valid_only)
     by = by or default_ranking(t)
     if by is None or by not in t:
         return t.head(n)
@@ -93,11 +162,12 @@ def _legend(row: pd.Series, by: str | None) -> str:
 
 def draw_best(run, by: str | None = None, n: int = 12, step: str | None = None, n_cols: int = 4) -> SVG:
     """A grid of the ``n`` best molecules of a run (final outputs by default), captioned with id and
-    the ranking value (see :func:`best_molecules`)."""
+    the ranking value (see :func:`best_molecules`; only valid, connected molecules without radicals
+    or hydrogen-only fragments)."""
     table = run.table(step)
     by = by or default_ranking(table)
-    best = best_molecules(table, by, n)
     mols = run.molecules(step)
+    best = best_molecules(table, by, n, molecules=mols)
     rows = [r for _, r in best.iterrows() if r["id"] in mols]
     return molecule_grid([mols[r["id"]] for r in rows], [_legend(r, by) for r in rows], n_cols)
 

@@ -9,17 +9,21 @@ an exception. Energies and scores are in kcal/mol, lengths in Å, angles in degr
 from __future__ import annotations
 
 import math
+import textwrap
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from molgen.analysis.distances import histogram_values, jensen_shannon, wasserstein
 from molgen.analysis.training import QUALITY_METRICS
 
 GENERATED_COLOR = "#1f77b4"
 REFERENCE_COLOR = "#ff7f0e"
+TRAINING_COLOR = "#2ca02c"
 
 #: Axis labels of the per-molecule columns.
 PROPERTY_LABELS = {
@@ -36,6 +40,12 @@ PROPERTY_LABELS = {
 #: Properties plotted by default, when the table has them.
 DEFAULT_PROPERTIES = ("qed", "sa", "strain_energy_kcal_mol", "n_atoms", "vina_kcal_mol")
 _DISCRETE = {"n_atoms", "n_heavy_atoms", "n_rings"}
+#: Units of the distances in the legends.
+_UNITS = {"strain_energy_kcal_mol": "kcal/mol", "n_atoms": "atoms", "n_heavy_atoms": "atoms",
+          "vina_kcal_mol": "kcal/mol", "mw": "g/mol", "n_rings": "rings"}
+_BOND_ORDERS = ("single", "double", "triple", "aromatic")
+#: Bond-type symbol of :func:`molgen.validation.distributions.bond_key` -> bond order of the stats.
+_BOND_CLASS = {"=": "double", "#": "triple", ":": "aromatic", "-": "single"}
 #: Validation summary fractions, in display order.
 SUMMARY_FRACTIONS = QUALITY_METRICS
 
@@ -70,6 +80,21 @@ def _ref_table(reference) -> pd.DataFrame | None:
     return reference if isinstance(reference, pd.DataFrame) else reference.table
 
 
+def _ref_name(reference) -> str:
+    """Legend label of a reference file (``reference`` for a bare DataFrame)."""
+    name = getattr(reference, "name", None)
+    return f"reference {name}" if name else "reference"
+
+
+def _training(stats):
+    """A :class:`~molgen.analysis.reference.TrainingStats` from one or a plain stats dict (or None)."""
+    if stats is None or hasattr(stats, "stats"):
+        return stats
+    from molgen.analysis.reference import TrainingStats
+
+    return TrainingStats("training statistics", stats)
+
+
 def _bins(arrays: list[np.ndarray], discrete: bool, n: int = 30) -> np.ndarray:
     allv = np.concatenate([a for a in arrays if len(a)])
     lo, hi = float(allv.min()), float(allv.max())
@@ -80,22 +105,128 @@ def _bins(arrays: list[np.ndarray], discrete: bool, n: int = 30) -> np.ndarray:
     return np.linspace(lo, hi, n + 1)
 
 
-def _hist_pair(ax, gen: np.ndarray, ref: np.ndarray, discrete: bool, gen_label: str, ref_label: str) -> None:
-    bins = _bins([gen, ref], discrete)
-    if len(gen):
-        ax.hist(gen, bins=bins, density=True, color=GENERATED_COLOR, alpha=0.55,
-                label=f"{gen_label} (n={len(gen)})")
-    if len(ref):
-        ax.hist(ref, bins=bins, density=True, histtype="step", linewidth=1.6, color=REFERENCE_COLOR,
-                label=f"{ref_label} (n={len(ref)})")
+@dataclass
+class Series:
+    """One side of a distribution plot: values (a sample), or values weighted by counts (a histogram).
+
+    Attributes:
+        label: legend label (``generated``, ``training set``, ``reference ligands.sdf``).
+        values: ``[n]`` the sample, or the histogram's values (bin centres, integers).
+        weights: ``[n]`` counts of a histogram, or None for a sample.
+        color: line or bar colour.
+    """
+
+    label: str
+    values: np.ndarray
+    weights: np.ndarray | None = None
+    color: str = REFERENCE_COLOR
+
+    @property
+    def n(self) -> int:
+        return int(round(float(np.sum(self.weights)))) if self.weights is not None else len(self.values)
+
+    def __bool__(self) -> bool:
+        return self.n > 0
+
+
+def _wrap(text: str, width: int = 46) -> str:
+    return "\n".join(textwrap.wrap(text, width))
+
+
+def _no_reference(ax, why: str) -> None:
+    """A legend line saying there is no reference, and why (never an empty overlay)."""
+    ax.plot([], [], " ", label=_wrap(f"no reference: {why}"))
+
+
+def _distance_label(s: Series, d: float | None, kind: str, unit: str) -> str:
+    text = f"{s.label} (n={s.n:,})"
+    if d is None:
+        return text
+    return f"{text}, {kind} {d:.3g}{(' ' + unit) if unit else ''}"
+
+
+def _overlay(ax, gen: Series, refs: list[Series], discrete: bool, unit: str, missing: str | None = None,
+             bins: np.ndarray | None = None) -> dict[str, float | None]:
+    """The generated histogram (filled) with each reference's (outlined) and the Wasserstein-1
+    distance to it in the legend; ``missing`` says why there is no reference when ``refs`` is empty.
+
+    Returns:
+        ``{reference label: W1}``.
+    """
+    refs = [r for r in refs if r]
+    arrays = [gen.values, *(r.values for r in refs)]
+    out: dict[str, float | None] = {}
+    if not any(len(a) for a in arrays):
+        return out
+    bins = _bins(arrays, discrete) if bins is None else bins
+    if gen:
+        ax.hist(gen.values, bins=bins, weights=gen.weights, density=True, color=GENERATED_COLOR, alpha=0.55,
+                label=f"{gen.label} (n={gen.n:,})")
+    for r in refs:
+        d = wasserstein(gen.values, r.values, gen.weights, r.weights) if gen else None
+        out[r.label] = d
+        ax.hist(r.values, bins=bins, weights=r.weights, density=True, histtype="step", linewidth=1.6,
+                color=r.color, label=_distance_label(r, d, "W1", unit))
+    if not refs and missing:
+        _no_reference(ax, missing)
     ax.set_ylabel("density")
-    ax.legend(fontsize=7, frameon=False)
+    _legend(ax)
+    return out
+
+
+def _legend(ax) -> None:
+    """The legend above the data: headroom on the y axis for its lines."""
+    n = len(ax.get_legend_handles_labels()[1])
+    lines = sum(label.count("\n") + 1 for label in ax.get_legend_handles_labels()[1])
+    if n:
+        lo, hi = ax.get_ylim()
+        ax.set_ylim(lo, hi * (1.12 + 0.13 * lines))
+        ax.legend(fontsize=6.5, frameon=False, loc="upper left")
+
+
+def _bars(ax, gen: Series, refs: list[tuple[Series, dict]], gen_counts: dict, categories: list,
+          missing: str | None = None) -> dict[str, float | None]:
+    """Grouped bars of frequencies per category: generated and each reference, with the
+    Jensen–Shannon distance to each in the legend."""
+    refs = [(r, c) for r, c in refs if sum(c.values())]
+    width = 0.8 / (1 + len(refs))
+    x = np.arange(len(categories))
+    out: dict[str, float | None] = {}
+
+    def freq(counts: dict) -> np.ndarray:
+        total = sum(counts.values()) or 1
+        return np.array([counts.get(k, 0) / total for k in categories], dtype=float)
+
+    ax.bar(x - 0.4 + width / 2, freq(gen_counts), width, color=GENERATED_COLOR, alpha=0.8,
+           label=f"{gen.label} (n={gen.n:,})")
+    for i, (r, counts) in enumerate(refs, start=1):
+        d = jensen_shannon(gen_counts, counts) if sum(gen_counts.values()) else None
+        out[r.label] = d
+        ax.bar(x - 0.4 + width * (i + 0.5), freq(counts), width, color=r.color, alpha=0.8,
+               label=_distance_label(r, d, "JS", ""))
+    if not refs and missing:
+        _no_reference(ax, missing)
+    ax.set_xticks(x, [str(k) for k in categories])
+    _legend(ax)
+    return out
+
+
+def _missing_file_reason(reference, what: str, training_has: bool = False) -> str:
+    if reference is None:
+        return (f"the training statistics hold no {what} and no reference file was given" if not training_has
+                else "no reference file or checkpoint statistics")
+    return f"{_ref_name(reference)} has no {what}"
 
 
 def plot_property_distributions(table: pd.DataFrame, reference=None,
                                 properties: tuple[str, ...] | None = None,
-                                label: str = "generated") -> Figure:
-    """Histograms of per-molecule properties, generated against reference.
+                                label: str = "generated", stats=None) -> Figure:
+    """Histograms of per-molecule properties, generated against the references.
+
+    Atoms per molecule are drawn against the training set (``stats``) and the reference file;
+    QED, SA and strain energy against the reference file only (the training statistics hold none);
+    a panel without a reference says so in its legend. Each legend gives the Wasserstein-1 distance
+    of the generated distribution to each reference, in the property's unit.
 
     Args:
         table: a run's table (``run.final`` or a step's), one row per molecule; NaN values (e.g.
@@ -103,29 +234,69 @@ def plot_property_distributions(table: pd.DataFrame, reference=None,
         reference: a :class:`~molgen.analysis.reference.ReferenceSet` or a DataFrame with the same
             columns (e.g. reference ligands' Vina scores), or None.
         properties: the columns to plot (default: those of :data:`DEFAULT_PROPERTIES` that either
-            side has, QED, SA and atoms always).
+            side has, QED, SA and atoms always; heavy atoms too for a model trained without H).
         label: legend label of ``table``.
+        stats: the training statistics (a :class:`~molgen.analysis.reference.TrainingStats` or a
+            stats dict), or None.
     """
     ref = _ref_table(reference)
+    training = _training(stats)
+    size_col = None if training is None else ("n_atoms" if training.has_hydrogens else "n_heavy_atoms")
     if properties is None:
-        always = ("qed", "sa", "n_atoms")
-        properties = tuple(p for p in DEFAULT_PROPERTIES
+        always = ("qed", "sa", "n_atoms", *((size_col,) if size_col else ()))
+        properties = tuple(p for p in (*DEFAULT_PROPERTIES, *((size_col,) if size_col not in DEFAULT_PROPERTIES
+                                                               and size_col else ()))
                            if p in always or (p in table) or (ref is not None and p in ref))
     fig, axes = _figure(len(properties))
     for ax, prop in zip(axes, properties):
-        gen, refv = _values(table, prop), _values(ref, prop)
-        ax.set_xlabel(PROPERTY_LABELS.get(prop, prop))
-        ax.set_title(PROPERTY_LABELS.get(prop, prop).split(" (")[0], fontsize=10)
-        if not len(gen) and not len(refv):
+        name = PROPERTY_LABELS.get(prop, prop)
+        ax.set_xlabel(name)
+        ax.set_title(name.split(" (")[0], fontsize=10)
+        unit = _UNITS.get(prop, "")
+        gen = Series(label, _values(table, prop), color=GENERATED_COLOR)
+        refs = []
+        if prop == size_col and training.sizes():
+            v, w = histogram_values(training.sizes())
+            refs.append(Series("training set", v, w, TRAINING_COLOR))
+        if ref is not None and len(_values(ref, prop)):
+            refs.append(Series(_ref_name(reference), _values(ref, prop)))
+        if not gen and not refs:
             _note(ax, f"no {prop} values\n(no valid molecule has one)")
             continue
-        _hist_pair(ax, gen, refv, prop in _DISCRETE, label, "reference")
-    fig.suptitle("Properties" + (" against the reference" if ref is not None else ""), fontsize=11)
+        if prop == "vina_kcal_mol":
+            missing = "no reference ligands scored"
+        elif prop in ("n_atoms", "n_heavy_atoms"):
+            missing = ("no checkpoint statistics" + (" and no reference file" if reference is None else
+                                                      f"; {_ref_name(reference)} has no {prop}"))
+        else:
+            missing = _missing_file_reason(reference, PROPERTY_LABELS.get(prop, prop).split(" (")[0])
+        _overlay(ax, gen, refs, prop in _DISCRETE, unit, missing)
+    fig.suptitle("Properties" + (" against the reference" if ref is not None or training is not None else ""),
+                 fontsize=11)
     return fig
 
 
+def _bond_class(key: str) -> str | None:
+    for sym, cls in _BOND_CLASS.items():
+        if sym in key:
+            return cls
+    return None
+
+
+def _pooled_by_class(bond_lengths: dict) -> dict[str, np.ndarray]:
+    out: dict[str, list] = {}
+    for key, v in (bond_lengths or {}).items():
+        cls = _bond_class(key)
+        if cls is not None:
+            out.setdefault(cls, []).extend(v)
+    return {k: np.asarray(v, float) for k, v in out.items()}
+
+
 def plot_geometry(features, reference=None, kind: str = "bond_lengths", top: int = 6) -> Figure:
-    """Distributions of bond lengths or bond angles per type (``C-C``, ``C=O``, ``C-N-C``, ...).
+    """Distributions of bond lengths or bond angles per type (``C-C``, ``C=O``, ``C-N-C``, ...),
+    against a reference file's (an SDF with 3D coordinates), W1 distance in each legend; a panel
+    without a reference says why (the training statistics hold bond lengths per bond order only,
+    see :func:`plot_bond_orders`, and no angles).
 
     Args:
         features: pooled features of the generated molecules (``run.step("validate").features``).
@@ -149,13 +320,165 @@ def plot_geometry(features, reference=None, kind: str = "bond_lengths", top: int
         _note(axes[0], f"no {what}s: no valid molecule with 3D coordinates")
         fig.suptitle(f"{what.capitalize()}s", fontsize=11)
         return fig
+    if reference is None:
+        why = ("no reference SDF given; the training statistics hold lengths per bond order only"
+               if kind == "bond_lengths" else "no reference SDF given; the training statistics hold no angles")
+    elif not ref_d:
+        why = f"{_ref_name(reference)} has no 3D structures"
+    else:
+        why = None
     fig, axes = _figure(len(types))
+    label = _ref_name(reference) if hasattr(reference, "name") else "reference"
     for ax, key in zip(axes, types):
-        gen, refv = np.asarray(gen_d.get(key, []), float), np.asarray(ref_d.get(key, []), float)
-        _hist_pair(ax, gen, refv, False, "generated", "reference")
+        gen = Series("generated", np.asarray(gen_d.get(key, []), float), color=GENERATED_COLOR)
+        refv = np.asarray(ref_d.get(key, []), float)
+        refs = [Series(label, refv)] if len(refv) else []
+        _overlay(ax, gen, refs, False, unit, why or f"{label} has no {key} {what}s")
         ax.set_title(key, fontsize=10)
         ax.set_xlabel(f"{key} {what} ({unit})")
     fig.suptitle(f"{what.capitalize()}s per type" + (" against the reference" if ref_d else ""), fontsize=11)
+    return fig
+
+
+def plot_bond_orders(features, stats=None, reference=None) -> Figure:
+    """Bond lengths per bond order (single, double, triple, aromatic) against the training set's
+    (the checkpoint's statistics, binned at 0.05 Å) and a reference file's; W1 in each legend.
+
+    Against the training set both sides are binned alike (the generated lengths on the statistics'
+    bins), so its W1 is between the two histograms' bin centres. Panels: the bond orders that the
+    generated set or the training set has.
+
+    Args:
+        features: pooled features of the generated molecules (``run.step("validate").features``).
+        stats: the training statistics (a :class:`~molgen.analysis.reference.TrainingStats` or a
+            stats dict), or None.
+        reference: a :class:`~molgen.analysis.reference.ReferenceSet` (or ``FeatureSet``) or None.
+    """
+    training = _training(stats)
+    ref = getattr(reference, "features", reference)
+    gen = _pooled_by_class(getattr(features, "bond_lengths", {}))
+    refd = _pooled_by_class(getattr(ref, "bond_lengths", {})) if ref is not None else {}
+    train = {c: training.bond_lengths(c) for c in _BOND_ORDERS} if training is not None else {}
+    classes = [c for c in _BOND_ORDERS if len(gen.get(c, ())) or train.get(c) is not None]
+    if not classes:
+        fig, axes = _figure(1)
+        axes[0].set_xlabel("bond length (Å)")
+        _note(axes[0], "no bond lengths: no valid molecule with 3D coordinates and no training statistics")
+        fig.suptitle("Bond lengths per bond order", fontsize=11)
+        return fig
+    fig, axes = _figure(len(classes), ncols=4, size=(3.1, 2.7))
+    for ax, cls in zip(axes, classes):
+        g = gen.get(cls, np.array([]))
+        th, r = train.get(cls), refd.get(cls, np.array([]))
+        if th is not None:
+            edges, counts = th
+            inside = (g >= edges[0]) & (g < edges[-1])
+            gc = np.histogram(g[inside], bins=edges)[0].astype(float)
+            centres = 0.5 * (edges[:-1] + edges[1:])
+            occupied = np.flatnonzero((counts + gc) > 0)
+            bins = edges[occupied[0]:occupied[-1] + 2]
+            d = wasserstein(centres, centres, gc, counts) if gc.sum() else None
+            ax.hist(centres, bins=edges, weights=counts, density=True, histtype="step", linewidth=1.6,
+                    color=TRAINING_COLOR, label=_distance_label(Series("training set", centres, counts),
+                                                                d, "W1", "Å"))
+            if gc.sum():
+                ax.hist(centres, bins=edges, weights=gc, density=True, color=GENERATED_COLOR, alpha=0.55,
+                        label=f"generated (n={int(gc.sum()):,})")
+            if (~inside).any():
+                ax.plot([], [], " ", label=f"{int((~inside).sum())} generated ≥ {edges[-1]:g} Å not shown")
+        else:
+            bins = _bins([g, r], False)
+            if len(g):
+                ax.hist(g, bins=bins, density=True, color=GENERATED_COLOR, alpha=0.55,
+                        label=f"generated (n={len(g):,})")
+        if len(r):
+            d = wasserstein(g, r) if len(g) else None
+            ax.hist(r, bins=bins, density=True, histtype="step", linewidth=1.6, color=REFERENCE_COLOR,
+                    label=_distance_label(Series(_ref_name(reference), r), d, "W1", "Å"))
+        if th is None and not len(r):
+            _no_reference(ax, "no checkpoint statistics and no reference SDF with 3D structures")
+        ax.set_xlim(bins[0] - 0.05, bins[-1] + 0.05)
+        ax.set_ylabel("density")
+        _legend(ax)
+        ax.set_title(cls, fontsize=10)
+        ax.set_xlabel(f"{cls} bond length (Å)")
+    fig.suptitle("Bond lengths per bond order" + (" against the training set" if training is not None else ""),
+                 fontsize=11)
+    return fig
+
+
+def plot_atom_types(features, stats=None, reference=None) -> Figure:
+    """Element frequencies (fraction of atoms) of the generated molecules against the training set's
+    and a reference file's; Jensen–Shannon distance in the legend. Hydrogens are left out on every
+    side when the model was trained without them.
+
+    Args:
+        features: pooled features of the generated molecules (``run.step("validate").features``;
+            atoms of every molecule that was read).
+        stats: the training statistics (a :class:`~molgen.analysis.reference.TrainingStats` or a
+            stats dict), or None.
+        reference: a :class:`~molgen.analysis.reference.ReferenceSet` (or ``FeatureSet``) or None.
+    """
+    training = _training(stats)
+    ref = getattr(reference, "features", reference)
+    heavy = training is not None and not training.has_hydrogens
+
+    def counts(c) -> dict:
+        return {k: int(v) for k, v in dict(c or {}).items() if v and not (heavy and k == "H")}
+
+    gen = counts(getattr(features, "atom_types", {}))
+    train = counts(training.atom_types()) if training is not None else {}
+    refc = counts(getattr(ref, "atom_types", {})) if ref is not None else {}
+    order = list(training.elements) if training is not None else []
+    categories = [k for k in order if k in gen or k in train or k in refc]
+    categories += sorted(k for k in {*gen, *train, *refc} if k not in categories)
+    fig, axes = _figure(1, size=(6.0, 3.0))
+    ax = axes[0]
+    ax.set_xlabel("element" + (" (heavy atoms)" if heavy else ""))
+    ax.set_ylabel("fraction of atoms")
+    ax.set_title("Atom types", fontsize=10)
+    if not categories:
+        _note(ax, "no atoms")
+        return fig
+    refs = []
+    if train:
+        refs.append((Series("training set", np.array([]), np.array([sum(train.values())]), TRAINING_COLOR), train))
+    if refc:
+        refs.append((Series(_ref_name(reference), np.array([]), np.array([sum(refc.values())])), refc))
+    gs = Series("generated atoms", np.array([]), np.array([sum(gen.values())]), GENERATED_COLOR)
+    _bars(ax, gs, refs, gen, categories, "no checkpoint statistics and no reference file")
+    return fig
+
+
+def plot_ring_sizes(features, reference=None, stats=None) -> Figure:
+    """Ring sizes (fraction of the rings, SSSR) of the valid generated molecules against a reference
+    file's; Jensen–Shannon distance in the legend. The training statistics hold no ring sizes, so
+    without a reference file the panel says so.
+
+    Args:
+        features: pooled features of the generated molecules.
+        reference: a :class:`~molgen.analysis.reference.ReferenceSet` (or ``FeatureSet``) or None.
+        stats: accepted for symmetry with the other plots; it holds no ring sizes.
+    """
+    ref = getattr(reference, "features", reference)
+    gen = {int(k): int(v) for k, v in dict(getattr(features, "ring_sizes", {}) or {}).items() if v}
+    refc = {int(k): int(v) for k, v in dict(getattr(ref, "ring_sizes", {}) or {}).items() if v} if ref else {}
+    fig, axes = _figure(1, size=(5.0, 3.0))
+    ax = axes[0]
+    ax.set_xlabel("ring size (atoms)")
+    ax.set_ylabel("fraction of rings")
+    ax.set_title("Ring sizes", fontsize=10)
+    categories = sorted({*gen, *refc})
+    if not categories:
+        _note(ax, "no rings in the valid generated molecules" + (" or the reference" if ref else ""))
+        return fig
+    refs = [(Series(_ref_name(reference), np.array([]), np.array([sum(refc.values())])), refc)] if refc else []
+    if reference is None:
+        why = "the training statistics hold no ring sizes and no reference file was given"
+    else:
+        why = f"{_ref_name(reference)} has no rings"
+    gs = Series("generated rings", np.array([]), np.array([sum(gen.values())]), GENERATED_COLOR)
+    _bars(ax, gs, refs, gen, categories, why)
     return fig
 
 

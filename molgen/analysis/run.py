@@ -139,6 +139,7 @@ class Run:
             kind = conf.get("type") or entry.get("type") or "unknown"
             self.steps[name] = Step(name, kind, root / "steps" / name, entry, conf)
         self._reference: dict = {}
+        self._training_stats: dict = {}
         self._final_molecules: dict[str, Chem.Mol] | None = None
 
     def __repr__(self) -> str:
@@ -231,6 +232,39 @@ class Run:
                 log.warning("reference of step %s not loaded: %s", s.name, err)
                 self._reference[key] = None
         return self._reference[key]
+
+    def upstream(self, name: str | None, kind: str) -> Step | None:
+        """The nearest step of type ``kind`` at or before step ``name`` along the ``input`` chain
+        (default: the last molecule step), else the last step of that type; None when there is none."""
+        seen = set()
+        cur = name or (self.step().name if any(s.type != "report" for s in self.steps.values()) else None)
+        while cur is not None and cur in self.steps and cur not in seen:
+            seen.add(cur)
+            s = self.steps[cur]
+            if s.type == kind:
+                return s
+            cur = s.settings.get("input")
+        found = self.steps_of(kind)
+        return found[-1] if found else None
+
+    def training_stats(self, step: str | None = None):
+        """The training statistics of the checkpoint of the generate step upstream of ``step``
+        (default: of the last molecule step), as a
+        :class:`~molgen.analysis.reference.TrainingStats`; None when there is no generate step with
+        a checkpoint or it cannot be read (logged). Loaded once."""
+        gen = self.upstream(step, "generate")
+        ckpt = gen.settings.get("checkpoint") if gen is not None else None
+        if not ckpt:
+            return None
+        if ckpt not in self._training_stats:
+            from molgen.analysis.reference import load_training_stats
+
+            try:
+                self._training_stats[ckpt] = load_training_stats(ckpt)
+            except MolgenError as err:
+                log.warning("training statistics of step %s not loaded: %s", gen.name, err)
+                self._training_stats[ckpt] = None
+        return self._training_stats[ckpt]
 
     def report_input(self) -> str | None:
         """The molecule step the report is about (the report step's ``input``; default: the last one)."""
