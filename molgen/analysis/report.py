@@ -391,11 +391,16 @@ def _best_section(run: Run) -> str:
     if n_ok == 0:
         out.append(f'<p class="count">No molecule qualifies: none of the {n_all} is {BEST_CRITERIA}.</p>')
         return "\n".join(out)
-    if n_ok < BEST_N:
-        shown = f"fewer than the grid's {BEST_N}: all {n_ok} are shown"
+    text = f"{n_ok} of {n_all} molecules qualify ({BEST_CRITERIA})"
+    if by is not None and by in eligible:
+        unranked = int(pd.to_numeric(eligible[by], errors="coerce").isna().sum())
+        if unranked:
+            text += f", {unranked} of them without a {by} value (not ranked)"
+    if len(best) < BEST_N:
+        text += f"; fewer than the grid's {BEST_N}: {len(best)} shown"
     else:
-        shown = f"the best {len(best)} are shown"
-    out.append(f'<p class="count">{n_ok} of {n_all} molecules qualify ({BEST_CRITERIA}); {shown}.</p>')
+        text += f"; the best {BEST_N} shown"
+    out.append(f'<p class="count">{html.escape(text)}.</p>')
 
     def grid() -> str:
         uri = _data_uri(draw_best(run, by, BEST_N, step), "image/svg+xml")

@@ -67,7 +67,9 @@ def test_report_step_writes_the_rich_report(quick_dir):
     # the plots, embedded: summary, properties, bond lengths, bond angles; the molecule grid
     pngs = [u for u in page.links if u.startswith("data:image/png")]
     assert len(pngs) >= 4 and all(len(u) > 5000 for u in pngs)
-    assert any(u.startswith("data:image/svg+xml") for u in page.links)
+    # no molecule of a 6-step model is valid: the best-molecules section says so instead of a grid
+    assert not any(u.startswith("data:image/svg+xml") for u in page.links)
+    assert "No molecule qualifies: none of the 16 is valid, one fragment, no radical, not hydrogen only." in text
     assert 'alt="property distributions"' in text and 'alt="bond lengths"' in text
     # report.json: the summary, as before
     report = json.loads((quick_dir / "report.json").read_text())
