@@ -58,3 +58,12 @@ def test_report_renders_with_tables_and_plots(pocket_dir, tmp_path):
     # dark text somewhere in every quarter of the first screen (headings, table text, axis labels)
     dark = (img < 0.3).all(axis=2)
     assert all(dark[q * 300:(q + 1) * 300].sum() > 100 for q in range(4))
+
+
+@pytest.mark.browser
+def test_first_screen_shows_the_overview_table(pocket_dir, tmp_path):
+    """The at-a-glance table (its row headers are #f7f7f7) fills part of the first 800 pixels."""
+    img = screenshot(pocket_dir / "report.html", tmp_path / "report.png", tmp_path)
+    row_head = (np.abs(img - 247 / 255) < 1.5 / 255).all(axis=2)
+    rows = np.flatnonzero(row_head[:800].sum(axis=1) > 40)
+    assert len(rows) > 6 * 12 and rows.min() < 300  # six table rows, high on the first screen

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
 import re
 import shutil
@@ -111,3 +112,65 @@ def test_report_of_a_failed_run(quick_dir, tmp_path):
     page = assert_self_contained(text)
     assert "failed" in page.cells and "step 'validate' failed: boom" in page.cells
     assert "Validation: validate" not in page.headings
+
+
+def _overview(text: str) -> dict[str, list[str]]:
+    """The rows of the at-a-glance table: stage -> its cells."""
+    body = text.split('<table class="overview">', 1)[1].split("<tbody>", 1)[1].split("</table>", 1)[0]
+    rows = {}
+    for tr in re.findall(r"<tr><th>(.*?)</th>(.*?)</tr>", body):
+        rows[tr[0]] = re.findall(r"<td[^>]*>(.*?)</td>", tr[1])
+    return rows
+
+
+def test_first_screen_table_of_a_quick_run(quick_dir):
+    import pandas as pd
+
+    text = (quick_dir / "report.html").read_text()
+    # the at-a-glance table comes first, before the steps table
+    assert text.index('<table class="overview">') < text.index('<h2 id="steps">')
+    rows = _overview(text)
+    assert list(rows) == ["generated", "valid", "connected", "unique", "PoseBusters-valid", "docked"]
+    t = pd.read_parquet(quick_dir / "steps" / "validate" / "table.parquet")
+    n = len(t)
+    assert rows["generated"][:2] == [str(n), "100.0%"] and "3 sampler steps" in rows["generated"][2]
+    for stage, col in (("valid", "valid"), ("connected", "valid_connected"), ("PoseBusters-valid", "pb_valid")):
+        k = int(t[col].sum())
+        assert rows[stage][:2] == [f"{k:,}", f"{k / n:.1%}"]
+    assert "bonds: predicted, hydrogens: auto" in rows["valid"][2]
+    # the checks this run chose (4 of them, one not PoseBusters), with their thresholds
+    assert rows["PoseBusters-valid"][2] == html.escape(
+        "all 4 PoseBusters checks pass: bond lengths within 25% of the distance-geometry bounds; bond angles "
+        "within 25%; no unpaired electrons; no internal clash (tolerance 30%)")
+    assert rows["docked"] == ["not run", "", "no dock step"]
+    report = json.loads((quick_dir / "report.json").read_text())
+    assert [r["stage"] for r in report["overview"]] == ["generated", "valid", "connected", "unique", "pb_valid",
+                                                         "docked"]
+
+
+def test_first_screen_reads_the_recorded_thresholds(quick_dir, tmp_path):
+    shutil.copytree(quick_dir, dst := tmp_path / "strict")
+    path = dst / "steps" / "validate" / "metrics.json"
+    m = json.loads(path.read_text())
+    m["config"]["bond_length_tol"] = 0.4
+    path.write_text(json.dumps(m))
+    rows = _overview(write_report(dst).read_text())
+    assert "bond lengths within 40% of the distance-geometry bounds" in rows["PoseBusters-valid"][2]
+
+
+def test_first_screen_and_best_molecules_of_a_docking_run(pocket_dir):
+    text = (pocket_dir / "report.html").read_text()
+    rows = _overview(text)
+    assert rows["generated"][:2] == ["5", "100.0%"] and rows["docked"][:2] == ["4", "80.0%"]
+    assert rows["docked"][2] == html.escape(
+        "Vina score (vina, exhaustiveness 8; box around mcl1_extra_flips_ligands.sdf + 4 Å) into "
+        "mcl1_extra_flips_protein.pdb; 1 of 5 failed; best " +
+        f"{json.loads((pocket_dir / 'steps' / 'dock' / 'summary.json').read_text())['best_kcal_mol']:.2f} kcal/mol")
+    # the best molecules: ranked by a stated key; fewer than the grid holds, and how many there were
+    page = _parse(text)
+    heading = [h for h in page.headings if h.startswith("Best molecules")]
+    assert heading == ["Best molecules (final outputs), ranked by Vina score (kcal/mol) (vina_kcal_mol; lower is "
+                       "better)"]
+    # the ligand outside the box has no pose in final.sdf, so no structure to show
+    assert ("4 of 5 molecules qualify (valid, one fragment, no radical, not hydrogen only); fewer than the "
+            "grid&#x27;s 12: 4 shown.") in text
