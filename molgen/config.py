@@ -41,7 +41,7 @@ class DataConfig(_Strict):
     train: Path
     val: Path | None = None
     test: Path | None = None
-    vocab: Literal["qm9", "drug", "drug_heavy"] = "qm9"
+    vocab: Literal["qm9", "qm9_heavy", "drug", "drug_heavy"] = "qm9"
     batch_size: int = Field(64, ge=1)
     max_atoms: int | None = Field(None, ge=1)
     num_workers: int = Field(0, ge=0)
@@ -66,10 +66,21 @@ class ProcessConfig(_Named):
 
 
 class OptimConfig(_Strict):
+    """AdamW with a linear warm-up, then a constant LR or a cosine decay to ``min_lr_ratio × lr``.
+
+    The cosine runs over ``decay_steps``. Left empty, it is fixed once, when a run starts, to that
+    run's ``train.max_steps`` and written into the run's config.yaml, so that a resumed run keeps its
+    schedule whatever new ``max_steps`` it is given (past ``decay_steps`` the LR stays at the floor).
+    A run meant to go on for as long as it improves takes ``constant`` (SemlaFlow: warm-up, then
+    constant, with EMA weights for sampling).
+    """
+
     lr: float = Field(5e-4, gt=0)
     weight_decay: float = Field(1e-12, ge=0)
     warmup_steps: int = Field(500, ge=0)
     schedule: Literal["constant", "cosine"] = "cosine"
+    decay_steps: int | None = Field(None, ge=1, description="cosine horizon in steps (default: the "
+                                    "first max_steps of the run)")
     min_lr_ratio: float = Field(0.05, ge=0, le=1)
     grad_clip: float | None = Field(1.0, gt=0)
     ema_decay: float | None = Field(0.999, gt=0, lt=1)
@@ -98,6 +109,8 @@ class TrainerConfig(_Strict):
     accumulate_grad_batches: int = Field(1, ge=1)
     log_every_n_steps: int = Field(20, ge=1)
     logger: Literal["csv", "tensorboard", "both"] = "csv"
+    cpu_threads: int | None = Field(None, ge=1, description="torch CPU threads of the training process "
+                                    "(default: torch's, one per core); give as many as there are free cores")
 
 
 class Config(_Strict):

@@ -10,11 +10,11 @@ from molgen.errors import MolgenError
 from molgen.training.module import build_components
 from tests.conftest import ROOT
 
-CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+CONFIGS = sorted((ROOT / "configs").glob("**/*.yaml"))
 
 
 def test_there_are_configs():
-    assert {p.name for p in CONFIGS} >= {"qm9_flow.yaml", "qm9_diffusion.yaml", "drug_flow.yaml"}
+    assert {p.name for p in CONFIGS} >= {"qm9_flow.yaml", "qm9_diffusion.yaml", "drug_flow.yaml", "heavy_matched.yaml"}
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)

@@ -20,7 +20,7 @@ def prepare_dataset(
     out: Path,
     *,
     limit: int | None = None,
-    vocab: str = "drug",
+    vocab: str = "drug",  # qm9: "qm9" unless "qm9_heavy" is asked for
     cutoff: float = 8.0,
     ca_only: bool = False,
     workers: int = 0,
@@ -34,7 +34,8 @@ def prepare_dataset(
         from molgen.data.qm9 import prepare_qm9
 
         source = inputs[0] if inputs else None
-        return prepare_qm9(out, source=source, limit=limit, seed=seed, download=download, workers=workers or None)
+        return prepare_qm9(out, source=source, limit=limit, seed=seed, download=download, workers=workers or None,
+                           vocab=vocab if vocab.startswith("qm9") else "qm9")
     if not inputs:
         raise MolgenError(f"`molgen data prepare {kind}` needs at least one input path")
     if kind == "sdf":

@@ -19,7 +19,8 @@ is skipped with a reason in ``summary.json``.
 
 Output (``prepare_qm9``)::
 
-    OUT/train, OUT/val, OUT/test   molecule-graph caches (vocabulary QM9) with stats.json each
+    OUT/train, OUT/val, OUT/test   molecule-graph caches (vocabulary ``qm9``, or ``qm9_heavy``: the same
+                                   molecules without hydrogens, Kekulé bonds) with stats.json each
     OUT/train_smiles.txt           sorted unique canonical SMILES (no H, no stereo) of the train set
     OUT/summary.json               kept / skipped with reasons, split sizes, source, parameters
 
@@ -33,6 +34,7 @@ the first part of its own segment, in the same proportions, so limited splits ne
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import importlib.util
 import json
@@ -52,7 +54,7 @@ from torch_geometric.data import Data
 from tqdm import tqdm
 
 from molgen.chem.convert import mol_to_graph
-from molgen.chem.vocab import QM9
+from molgen.chem.vocab import get_vocab
 from molgen.data.cache import is_cache, write_cache
 from molgen.data.prepare import PrepareReport
 from molgen.data.stats import write_stats
@@ -282,12 +284,13 @@ def build_molecule(symbols: list[str], pos: np.ndarray, smiles: str, name: str =
     return mol
 
 
-def convert_record(record: tuple) -> tuple[int, str, dict | str]:
+def convert_record(record: tuple, vocab: str = "qm9") -> tuple[int, str, dict | str]:
     """Turn one raw record into a packed molecule graph (runs in worker processes).
 
     Args:
         record: ``(position, "csv", index, smiles, elements, xyz)``, ``(position, "xyz", text)`` or
             ``(position, "bad", reason)`` for a row the reader could not split.
+        vocab: ``qm9`` (hydrogens are atoms) or ``qm9_heavy`` (heavy atoms, Kekulé bonds).
 
     Returns:
         ``(position, record id, graph)``: the graph as a dict of numpy arrays and strings (cheap to
@@ -305,7 +308,7 @@ def convert_record(record: tuple) -> tuple[int, str, dict | str]:
         else:
             index, symbols, pos, smiles = parse_xyz_block(record[2])
             record_id = f"dsgdb9nsd_{index:06d}"
-        graph = mol_to_graph(build_molecule(symbols, pos, smiles, record_id), QM9, name=record_id)
+        graph = mol_to_graph(build_molecule(symbols, pos, smiles, record_id), get_vocab(vocab), name=record_id)
     except SkipRecord as exc:
         return position, record_id, exc.reason
     packed = {k: (v.numpy() if isinstance(v, torch.Tensor) else v) for k, v in graph.items()}
@@ -584,6 +587,7 @@ def prepare_qm9(
     workers: int | None = None,
     force: bool = False,
     cache_dir: Path | None = None,
+    vocab: str = "qm9",
 ) -> dict:
     """Prepare QM9 into split caches (see the module docstring for the layout).
 
@@ -597,6 +601,7 @@ def prepare_qm9(
         workers: processes for the RDKit work; None = all CPUs, 0 = in this process.
         force: prepare again even if ``out`` already holds this preparation.
         cache_dir: where a download goes (default :func:`default_cache_dir`).
+        vocab: ``qm9`` or ``qm9_heavy`` (see the module docstring).
 
     Returns:
         The summary written to ``out/summary.json``. When ``out`` already holds a preparation with
@@ -614,7 +619,11 @@ def prepare_qm9(
         "source": _source_fingerprint(files + excluded_files),
         "limit": limit,
         "seed": seed,
+        **({"vocab": vocab} if vocab != "qm9" else {}),  # absent for qm9: earlier preparations stay reusable
     }
+    voc = get_vocab(vocab)
+    if voc.name not in ("qm9", "qm9_heavy"):
+        raise MolgenError(f"QM9 is prepared with vocabulary qm9 or qm9_heavy, not {vocab!r}")
     if not force and (old := _reusable(out, params)) is not None:
         log.info("%s already holds this QM9 preparation; reusing it", out)
         return old
@@ -645,9 +654,9 @@ def prepare_qm9(
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     if workers > 1 and len(wanted) >= _PARALLEL_MIN:
         pool = mp.get_context("fork").Pool(workers, initializer=_worker_init)
-        results = pool.imap(convert_record, records, chunksize=256)
+        results = pool.imap(functools.partial(convert_record, vocab=vocab), records, chunksize=256)
     else:
-        pool, results = None, map(convert_record, records)
+        pool, results = None, map(functools.partial(convert_record, vocab=vocab), records)
     try:
         with rdBase.BlockLogs():
             for position, record_id, res in tqdm(
@@ -668,7 +677,7 @@ def prepare_qm9(
 
     split_info = {}
     for s in SPLITS:
-        write_cache((unpack_graph(g) for g in graphs[s]), out / s, QM9, meta={"dataset": "qm9", "split": s})
+        write_cache((unpack_graph(g) for g in graphs[s]), out / s, voc, meta={"dataset": "qm9", "split": s})
         write_stats(out / s)
         split_info[s] = {"assigned": len(parts[s]), "kept": len(graphs[s])}
     smiles = sorted({g["smiles"] for g in graphs["train"]})

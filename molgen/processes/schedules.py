@@ -16,6 +16,12 @@
   (kappa = t) and ``cosine`` (kappa = 1 - cos(pi t / 2)).
 
 * Time grids ``[steps + 1]`` from exactly 0 to exactly 1.
+
+* Training time distributions on [0, 1] (:data:`TIME_DISTS`): ``uniform``; ``logit_normal``, the
+  sigmoid of N(0, 1) (Esser et al. 2024); ``beta``, Beta(2, 1) with density 2t (SemlaFlow, Irwin et
+  al. 2024), more training near the data. :func:`time_cdf` and :func:`time_quantile` give their CDF
+  and inverse, so a sampling grid can put its steps where training put its mass
+  (:func:`quantile_grid`: every step holds 1/steps of the training times).
 """
 
 from __future__ import annotations
@@ -135,3 +141,47 @@ def karras_grid(
     t = t_rev[idx - 1] + w * (t_rev[idx] - t_rev[idx - 1])
     t[0], t[-1] = 0.0, 1.0
     return torch.cummax(t, 0).values
+
+
+TIME_DISTS = ("uniform", "logit_normal", "beta")
+
+
+def _check_dist(dist: str) -> None:
+    if dist not in TIME_DISTS:
+        raise ValueError(f"unknown time_dist {dist!r}; choose one of {', '.join(TIME_DISTS)}")
+
+
+def time_cdf(t: Tensor, dist: str) -> Tensor:
+    """P(T <= t) of a training time distribution, t in [0, 1] (any shape, float64 out)."""
+    _check_dist(dist)
+    t = torch.as_tensor(t, dtype=torch.float64).clamp(0, 1)
+    if dist == "uniform":
+        return t
+    if dist == "beta":
+        return t * t
+    z = torch.logit(t)  # ±inf at the ends, where ndtr gives exactly 0 and 1
+    return torch.special.ndtr(z)
+
+
+def time_quantile(u: Tensor, dist: str) -> Tensor:
+    """Inverse of :func:`time_cdf`: the t with P(T <= t) = u, u in [0, 1] (float64 out)."""
+    _check_dist(dist)
+    u = torch.as_tensor(u, dtype=torch.float64).clamp(0, 1)
+    if dist == "uniform":
+        return u
+    if dist == "beta":
+        return u.sqrt()
+    return torch.sigmoid(torch.special.ndtri(u))
+
+
+def quantile_grid(steps: int, dist: str) -> Tensor:
+    """[steps + 1] float64 grid t_k = F⁻¹(k / steps) of a training time distribution: each sampler step
+    covers the same share, 1 / steps, of the times the network was trained on. t_0 = 0, t_steps = 1."""
+    grid = time_quantile(uniform_grid(steps), dist)
+    grid[0], grid[-1] = 0.0, 1.0
+    return grid
+
+
+def grid_mass(grid: Tensor, dist: str) -> Tensor:
+    """[steps] share of the training times (distribution ``dist``) that falls in each grid step."""
+    return time_cdf(grid, dist).diff()

@@ -153,8 +153,10 @@ class MolgenModule(L.LightningModule):
         o = self.config["optim"]
         opt = torch.optim.AdamW(self.model.parameters(), lr=o["lr"], weight_decay=o["weight_decay"], amsgrad=True)
         warmup = int(o.get("warmup_steps", 0))
-        total = self.trainer.estimated_stepping_batches if self.trainer is not None else 0
-        total = int(total) if total and math.isfinite(total) else 0
+        total = o.get("decay_steps")  # fixed when the run started (train.train), kept on resume
+        if not total:
+            total = self.trainer.estimated_stepping_batches if self.trainer is not None else 0
+            total = int(total) if total and math.isfinite(total) else 0
         floor = float(o.get("min_lr_ratio", 0.05))
         cosine = o.get("schedule", "cosine") == "cosine" and total > warmup
 

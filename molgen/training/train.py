@@ -9,7 +9,8 @@ Run directory (``cfg.out_dir``)::
     logs/                  CSV (and TensorBoard when installed) logs
 
 Resume (``resume=True``): the run continues from ``checkpoints/last.ckpt`` with the same global
-step, optimiser, LR schedule, EMA and data order (the batch sampler skips the batches of the
+step, optimiser, LR schedule (a cosine's horizon is ``optim.decay_steps``, fixed when the run started,
+so a larger ``train.max_steps`` on resume does not restart it), EMA and data order (the batch sampler skips the batches of the
 current epoch that the killed run had already trained on). Under SLURM, Lightning's SLURM plugin
 requeues a job that receives SIGUSR1 before its time limit (``#SBATCH --signal=SIGUSR1@90``), saving
 an ``hpc_ckpt_*.ckpt`` in the run directory that the requeued job resumes from.
@@ -99,8 +100,13 @@ def train(cfg: Config, resume: bool = False, extra_callbacks: list | None = None
     if resume and old_log.is_file():  # Lightning's CSV logger would overwrite the earlier segment
         k = len(list(old_log.parent.glob("metrics.resumed-*.csv")))
         old_log.rename(old_log.with_name(f"metrics.resumed-{k}.csv"))
+    if not resume and cfg.optim.schedule == "cosine" and cfg.optim.decay_steps is None and cfg.train.max_steps > 0:
+        # the LR schedule is decided once per run: a resume with a new max_steps keeps this horizon
+        cfg.optim.decay_steps = cfg.train.max_steps
     (run / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
     L.seed_everything(cfg.seed, workers=True, verbose=False)
+    if cfg.trainer.cpu_threads:
+        torch.set_num_threads(cfg.trainer.cpu_threads)
 
     d = cfg.data
     for p in (d.train, d.val, *d.extra_train):

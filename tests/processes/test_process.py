@@ -324,3 +324,33 @@ def test_sample_time_and_registry():
     ]:
         with pytest.raises(ValueError):
             build_process(name, T, C, **kw)
+
+
+def test_class_loss_masked_scores_only_masked_tokens():
+    """With ``class_loss="masked"`` the cross-entropy is the per-graph mean over the tokens the noisy state
+    masks: a wrong prediction on an unmasked token costs nothing, one on a masked token costs its CE."""
+    from torch.nn.functional import cross_entropy
+
+    clean = MolState.from_batch(mixed_batch((3, 5), T, C))
+    t = torch.tensor([0.5, 0.5], dtype=torch.float64)
+    proc = build_process("flow", T, C, class_loss="masked")
+    noisy = proc.corrupt(clean, t, torch.Generator().manual_seed(4))
+    masked = noisy.atom_type == T
+    assert 0 < int(masked.sum()) < 8  # some of each
+    out = perfect_output(clean)
+    wrong = torch.zeros(8, T, dtype=torch.float64)  # uniform logits everywhere: CE = log T per token
+    out = DenoiserOutput(out.pos, wrong, out.charge_logits, out.bond_logits)
+    got = float(proc.loss(out, clean, noisy, t)["loss_type"])
+    per_graph = [math.log(T) for g in range(2) if masked[clean.batch == g].any()]
+    assert abs(got - sum(per_graph) / len(per_graph)) < 1e-12
+    # unmasked tokens predicted wrongly: no cost under "masked", full cost under "all"
+    logits = 30.0 * torch.nn.functional.one_hot(clean.atom_type, T).double()
+    logits[~masked] = 30.0 * torch.nn.functional.one_hot((clean.atom_type[~masked] + 1) % T, T).double()
+    out = DenoiserOutput(out.pos, logits, out.charge_logits, out.bond_logits)
+    assert float(proc.loss(out, clean, noisy, t)["loss_type"]) < 1e-10
+    ce = cross_entropy(logits, clean.atom_type, reduction="none")
+    everything = build_process("flow", T, C).loss(out, clean, noisy, t)["loss_type"]
+    expected = (ce[clean.batch == 0].mean() + ce[clean.batch == 1].mean()) / 2
+    assert torch.allclose(everything, expected) and float(everything) > 1
+    with pytest.raises(ValueError, match="needs discrete 'masked'"):
+        build_process("flow", T, C, class_loss="masked", discrete="uniform")
