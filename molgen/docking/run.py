@@ -10,7 +10,8 @@ Outputs of :func:`run_docking` (``molgen dock``), in ``out_dir``:
 * ``poses.sdf``: the scored pose (``score``), the minimised pose (``minimize``) or up to
   ``num_poses`` poses (``dock``) per ligand, with bonds, hydrogens and SD properties
   ``vina_kcal_mol``, ``pose_rank``, ``mode``, ``input_index``.
-* ``receptor.pdbqt``: the prepared receptor; ``summary.json``: counts, box, settings, timings.
+* ``receptor.pdbqt``: the prepared receptor; ``receptor.json``: how it was prepared (method, residues
+  removed and why, other repairs); ``summary.json``: counts, box, settings, timings.
 """
 
 from __future__ import annotations
@@ -284,8 +285,8 @@ def parse_box_options(center: str | None, size: str | None) -> Box | None:
 
 def run_docking(receptor: str | Path, ligands: str | Path, out_dir: str | Path, mode: str = "score",
                 box: Box | None = None, **kwargs) -> dict:
-    """Dock an SDF against a receptor and write ``docking.csv``, ``poses.sdf``, ``receptor.pdbqt`` and
-    ``summary.json`` into ``out_dir`` (created).
+    """Dock an SDF against a receptor and write ``docking.csv``, ``poses.sdf``, ``receptor.pdbqt``,
+    ``receptor.json`` and ``summary.json`` into ``out_dir`` (created).
 
     Args:
         receptor: receptor ``.pdb`` / ``.pdbqt``.
@@ -308,6 +309,7 @@ def run_docking(receptor: str | Path, ligands: str | Path, out_dir: str | Path, 
     table = result.table
     write_text_atomic(out / "docking.csv", table.to_csv(index=False))
     n_poses = write_poses(result, out / "poses.sdf")
+    write_text_atomic(out / "receptor.json", json.dumps(result.receptor.to_dict(), indent=2) + "\n")
     ok = table["status"] == "ok"
     summary = {
         "mode": mode, "receptor": result.receptor.to_dict(), "ligands": str(Path(ligands).resolve()),
@@ -318,7 +320,7 @@ def run_docking(receptor: str | Path, ligands: str | Path, out_dir: str | Path, 
         "settings": {k: v for k, v in kwargs.items() if k != "progress" and not isinstance(v, Chem.Mol)},
         "timings_s": result.timings,
         "files": {"table": str(out / "docking.csv"), "poses": str(out / "poses.sdf"),
-                  "receptor": str(result.receptor.pdbqt)},
+                  "receptor": str(result.receptor.pdbqt), "receptor_report": str(out / "receptor.json")},
     }
     summary["settings"] = json.loads(json.dumps(summary["settings"], default=str))
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2) + "\n")
