@@ -123,7 +123,7 @@ class Series:
 
     @property
     def n(self) -> int:
-        return int(round(float(np.sum(self.weights)))) if self.weights is not None else len(self.values)
+        return round(float(np.sum(self.weights))) if self.weights is not None else len(self.values)
 
     def __bool__(self) -> bool:
         return self.n > 0
@@ -211,10 +211,9 @@ def _bars(ax, gen: Series, refs: list[tuple[Series, dict]], gen_counts: dict, ca
     return out
 
 
-def _missing_file_reason(reference, what: str, training_has: bool = False) -> str:
+def _missing_file_reason(reference, what: str) -> str:
     if reference is None:
-        return (f"the training statistics hold no {what} and no reference file was given" if not training_has
-                else "no reference file or checkpoint statistics")
+        return f"the training statistics hold no {what} and no reference file was given"
     return f"{_ref_name(reference)} has no {what}"
 
 

@@ -73,7 +73,7 @@ def test_properties_against_training_stats_and_plain_note_without_reference():
     fig = plot_property_distributions(table, None, stats=_stats(hydrogens=False))
     heavy = [ax for ax in _visible(fig) if ax.get_xlabel() == "heavy atoms per molecule"]
     assert len(heavy) == 1 and _labels(heavy[0])[1].startswith("training set (n=3), W1 ")
-    atoms = [ax for ax in _visible(fig) if ax.get_xlabel() == "atoms per molecule (with H)"][0]
+    atoms = next(ax for ax in _visible(fig) if ax.get_xlabel() == "atoms per molecule (with H)")
     assert "no reference" in _labels(atoms)[1]
 
 

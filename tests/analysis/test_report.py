@@ -169,8 +169,8 @@ def test_first_screen_and_best_molecules_of_a_docking_run(pocket_dir):
     # the best molecules: ranked by a stated key; fewer than the grid holds, and how many there were
     page = _parse(text)
     heading = [h for h in page.headings if h.startswith("Best molecules")]
-    assert heading == ["Best molecules (final outputs), ranked by Vina score (kcal/mol) (vina_kcal_mol; lower is "
-                       "better)"]
+    assert heading == [("Best molecules (final outputs), ranked by Vina score (kcal/mol) (vina_kcal_mol; lower "
+                        "is better)")]
     # the ligand outside the box has no pose in final.sdf, so no structure to show
     assert ("4 of 5 molecules qualify (valid, one fragment, no radical, not hydrogen only); fewer than the "
             "grid&#x27;s 12: 4 shown.") in text
