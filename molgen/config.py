@@ -89,6 +89,8 @@ class OptimConfig(_Strict):
 class TrainConfig(_Strict):
     max_steps: int = Field(-1, ge=-1)
     max_epochs: int | None = Field(None, ge=1)
+    max_time_s: float | None = Field(None, gt=0, description="stop after this many seconds of wall time "
+                                     "(Lightning's max_time; the model is exported as at any end)")
     self_condition: bool = False
     compile: bool = False
     val_every_n_epochs: int = Field(1, ge=1)

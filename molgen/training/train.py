@@ -19,6 +19,7 @@ an ``hpc_ckpt_*.ckpt`` in the run directory that the requeued job resumes from.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 import lightning as L
@@ -148,6 +149,7 @@ def train(cfg: Config, resume: bool = False, extra_callbacks: list | None = None
         accumulate_grad_batches=t.accumulate_grad_batches,
         gradient_clip_val=cfg.optim.grad_clip,
         max_steps=cfg.train.max_steps,
+        max_time=timedelta(seconds=cfg.train.max_time_s) if cfg.train.max_time_s else None,
         max_epochs=cfg.train.max_epochs if cfg.train.max_epochs else (-1 if cfg.train.max_steps > 0 else None),
         check_val_every_n_epoch=cfg.train.val_every_n_epochs,
         log_every_n_steps=t.log_every_n_steps,

@@ -422,3 +422,31 @@ def test_full_qm9(tmp_path):
     } | {r for r in summary["skip_reasons"] if r.startswith("RDKit sanitisation failed")}
     for s in qm9.SPLITS:
         assert len(MoleculeCache(tmp_path / "qm9" / s)) == summary["splits"][s]["kept"]
+
+
+def test_heavy_atom_preparation_matches_the_explicit_one(tmp_path, sample):
+    """``vocab="qm9_heavy"``: the same molecules in the same splits, heavy atoms only, Kekulé bonds, and
+    every graph gives back its molecule (same SMILES, heavy coordinates bit-exact) once RDKit adds the
+    hydrogens; a second call with the same parameters reuses the preparation."""
+    from molgen.chem.convert import graph_to_mol
+    from molgen.chem.vocab import QM9_HEAVY
+
+    full_out, full = sample
+    out = tmp_path / "heavy"
+    summary = qm9.prepare_qm9(out, source=SAMPLE, seed=0, workers=0, vocab="qm9_heavy")
+    assert summary["splits"] == full["splits"] and summary["params"]["vocab"] == "qm9_heavy"
+    for s in qm9.SPLITS:
+        heavy, explicit = MoleculeCache(out / s), MoleculeCache(full_out / s)
+        assert heavy.vocab == QM9_HEAVY and len(heavy) == len(explicit)
+        for gh, ge in zip(heavy, explicit):
+            assert gh.name == ge.name and gh.smiles == ge.smiles
+            keep = ge.atom_type != QM9.elements.index("H")
+            assert torch.equal(gh.pos, ge.pos[keep]) and gh.num_nodes == int(keep.sum())
+            assert not (gh.bond_type == 4).any()  # no aromatic class: Kekulé
+            mol = graph_to_mol(gh.atom_type, gh.charge, gh.edge_index, gh.bond_type, gh.pos, QM9_HEAVY)
+            Chem.SanitizeMol(mol)
+            assert Chem.MolToSmiles(mol) == ge.smiles
+    assert (out / "train_smiles.txt").read_text() == (full_out / "train_smiles.txt").read_text()
+    assert qm9.prepare_qm9(out, source=SAMPLE, seed=0, workers=0, vocab="qm9_heavy")["seconds"] == summary["seconds"]
+    with pytest.raises(MolgenError, match="qm9 or qm9_heavy"):
+        qm9.prepare_qm9(tmp_path / "x", source=SAMPLE, vocab="drug")

@@ -60,8 +60,12 @@ def test_smoke_train_then_sample(qm9_prepared, tmp_path):
     assert len(mols) == 6 and all(m is not None and m.GetNumConformers() == 1 for m in mols)
 
     # `molgen train --resume RUN key=value`: the override reaches the resumed run (max_steps 16 -> 20)
+    assert "decay_steps: 16" in (run / "config.yaml").read_text()  # the cosine horizon, fixed at the start
     assert run_cli(["train", "--resume", str(run), "train.max_steps=20"]) == 0
     assert "max_steps: 20" in (run / "config.yaml").read_text()
+    assert "decay_steps: 16" in (run / "config.yaml").read_text()  # kept: the schedule does not restart
+    last_lr = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["lr_schedulers"][0]["_last_lr"]
+    assert abs(last_lr[0] - 0.05 * cfg.optim.lr) < 1e-12  # past the horizon: the floor, min_lr_ratio × lr
     assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 20
     assert run_cli(["train", "--resume", str(run), str(ROOT / "configs" / "qm9_flow.yaml")]) == 2
     summary = json.loads(out.with_suffix(".json").read_text())
@@ -192,3 +196,20 @@ def test_pocket_run_resumed_equals_uninterrupted(tmp_path):
     assert a["global_step"] == b["global_step"] == 6
     for key, value in a["state_dict"].items():  # model and EMA weights (tolerance as for QM9 above)
         torch.testing.assert_close(b["state_dict"][key], value, rtol=1e-5, atol=1e-6, msg=key)
+
+
+def test_lr_schedule_is_decided_by_the_config_not_the_step_limit(qm9_prepared, tmp_path):
+    """Cosine over ``optim.decay_steps`` whatever ``max_steps`` a resumed run gets; ``constant`` stays at lr."""
+    from molgen.chem.vocab import QM9
+    from molgen.config import config_to_dict
+    from molgen.training.module import MolgenModule
+
+    stats = json.loads((qm9_prepared / "train" / "stats.json").read_text())
+    for schedule, expected in (("cosine", {0: 0.1, 9: 1.0, 10: 1.0, 55: 0.05 + 0.95 * 0.5, 100: 0.05, 500: 0.05}),
+                               ("constant", {0: 0.1, 9: 1.0, 55: 1.0, 500: 1.0})):
+        cfg = _cfg(qm9_prepared, tmp_path / schedule, f"optim.schedule={schedule}", "optim.warmup_steps=10",
+                   "optim.decay_steps=100", "train.max_steps=1000")
+        module = MolgenModule(config_to_dict(cfg), stats, QM9.to_dict())
+        sched = module.configure_optimizers()["lr_scheduler"]["scheduler"]
+        for step, factor in expected.items():
+            assert abs(sched.lr_lambdas[0](step) - factor) < 1e-12, (schedule, step)
