@@ -43,6 +43,7 @@ for _alias in ("HID", "HIE", "HIP"):
 for _alias, _base in (("ASH", "ASP"), ("GLH", "GLU"), ("LYN", "LYS"), ("CYM", "CYS"), ("CYX", "CYS")):
     SIDE_CHAINS[_alias] = SIDE_CHAINS[_base]
 BACKBONE = ("N", "CA", "C", "O")
+TERMINAL_O = {"OT1", "OT2", "OC1", "OC2"}  # C-terminal oxygens as CHARMM and GROMACS name them
 CHAIN_IDS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 NH_BOND_A = 1.3  # N-H is 1.01 Å; anything within this of a ring N is its hydrogen
 
@@ -156,18 +157,23 @@ def _histidine(res: _Residue, notes: list[str]) -> str:
 
 
 def _amino_acid(res: _Residue, removed: list[str], notes: list[str]) -> str | None:
-    """The residue name to write, or None to remove the residue (incomplete backbone)."""
+    """The residue name to write, or None to remove the residue (incomplete backbone).
+
+    Side-chain completeness is a count of heavy atoms, not a check of names, so that other
+    programs' names (CHARMM's ILE ``CD``) pass; Meeko matches the residue by its graph anyway.
+    """
     side = SIDE_CHAINS[res.resname]
     heavy = {a.name for a in res.atoms if not a.is_h}
-    missing_bb = [n for n in BACKBONE if n not in heavy]
+    missing_bb = [n for n in BACKBONE if n not in heavy and not (n == "O" and heavy & TERMINAL_O)]
     if missing_bb:
         removed.append(f"{res.label} {res.resname} (incomplete backbone, missing {' '.join(missing_bb)})")
         return None
-    missing = [n for n in side if n not in heavy]
-    if not missing:
+    n_side = len(heavy - set(BACKBONE) - TERMINAL_O - {"OXT"})
+    if n_side >= len(side):
         return _histidine(res, notes) if res.resname.startswith("HI") else res.resname
+    missing = [n for n in side if n not in heavy]
     new = "ALA" if "CB" in heavy else "GLY"
-    keep = set(BACKBONE) | {"OXT"} | ({"CB"} if new == "ALA" else set())
+    keep = set(BACKBONE) | {"OXT"} | TERMINAL_O | ({"CB"} if new == "ALA" else set())
     res.atoms = [a for a in res.atoms if a.name in keep]
     notes.append(f"{res.label} {res.resname} (incomplete side chain, missing {' '.join(missing)}: kept as {new})")
     return new
