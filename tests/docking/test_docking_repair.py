@@ -210,3 +210,15 @@ def test_openbabel_fallback_is_installed_with_the_docking_extra(piece, tmp_path)
     assert rec.method == "openbabel" and _heavy_atoms(rec.pdbqt) == 2 * len(piece)
     types = {line[77:].strip() for line in rec.pdbqt.read_text().splitlines() if line.startswith("ATOM")}
     assert {"C", "A", "N", "OA", "HD"} <= types
+
+
+def test_other_programs_heavy_atom_names_are_not_incomplete(piece):
+    # CHARMM: ILE CD (not CD1), C-terminal OT1/OT2 (not O/OXT); a name check would truncate or remove
+    lines = [_set(x, name="CD") if (int(x[22:26]) == 89 and x[12:16].strip() == "CD1") else
+             _set(x, name="OT1") if (int(x[22:26]) == 90 and x[12:16].strip() == "O") else x for x in piece]
+    text, removed, notes = repair_pdb_text("\n".join(lines))
+    assert removed == [] and not any("incomplete" in n for n in notes)
+    assert sum(ln.startswith("ATOM") for ln in text.splitlines()) == len(piece)
+    truncated = [x for x in lines if not (int(x[22:26]) == 89 and x[12:16].strip() == "CD")]
+    _, _, notes = repair_pdb_text("\n".join(truncated))
+    assert notes == ["A:89 LEU (incomplete side chain, missing CD1: kept as ALA)"]
