@@ -37,7 +37,7 @@ from molgen.docking.box import DEFAULT_PADDING, Box, box_from_mols, parse_xyz
 from molgen.docking.receptor import PreparedReceptor, prepare_receptor, read_text
 from molgen.docking.scorer import DockSettings, LigandResult, VinaScorer, empty_row
 from molgen.errors import MolgenError, require_file
-from molgen.io import write_text_atomic
+from molgen.io import check_output_dir, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -64,17 +64,25 @@ class DockingResult(NamedTuple):
 
 def read_ligands(path: str | Path) -> list[Chem.Mol | None]:
     """Read every record of an SDF (or ``.sdf.gz``) with its hydrogens; unreadable records are None."""
+    from rdkit import rdBase
+
     src = require_file(path, "ligand file")
     try:
         supplier = Chem.SDMolSupplier()
         supplier.SetData(read_text(src), sanitize=True, removeHs=False)
-        records = list(supplier)
+        with rdBase.BlockLogs():  # one molgen warning below instead of RDKit's lines
+            records = list(supplier)
     except (OSError, UnicodeError, EOFError) as err:
         raise MolgenError(f"cannot read the ligands: {err}", src) from None
     if not records:
         raise MolgenError("no molecule records (expected an SDF)", src)
     if all(m is None for m in records):
         raise MolgenError(f"none of the {len(records)} records could be read by RDKit", src)
+    bad = [i + 1 for i, m in enumerate(records) if m is None]
+    if bad:
+        nums = ", ".join(map(str, bad[:10])) + (f", ... ({len(bad)} in all)" if len(bad) > 10 else "")
+        log.warning("%s: %d of %d records could not be read by RDKit: record%s %s (counting from 1); they are "
+                    "rows with status failed", src, len(bad), len(records), "s" * (len(bad) > 1), nums)
     return records
 
 
@@ -302,7 +310,7 @@ def run_docking(receptor: str | Path, ligands: str | Path, out_dir: str | Path, 
     Raises:
         MolgenError: bad input, or every ligand failed (the table is still written).
     """
-    out = Path(out_dir)
+    out = check_output_dir(out_dir)  # before any work: a file in the way, a folder we cannot write
     out.mkdir(parents=True, exist_ok=True)
     kwargs.setdefault("progress", True)
     result = dock_ligands(receptor, ligands, mode, box, work_dir=out, **kwargs)

@@ -18,9 +18,12 @@ import json
 import logging
 import os
 import platform
+import signal
 import sys
+import threading
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -34,8 +37,10 @@ from molgen.pipeline.rundir import (
     MOLECULES,
     TABLE_STEM,
     RunDir,
+    digest_of,
     read_json,
     read_table,
+    sdf_records,
     table_path,
     write_json_atomic,
     write_text_atomic,
@@ -70,6 +75,88 @@ class RunFailed(MolgenError):
     """A step failed (or merge found chunks missing): the command exits 1 with one line."""
 
     exit_code = 1
+
+
+class RunInterrupted(MolgenError):
+    """SIGTERM or Ctrl-C stopped a run; its manifest says ``interrupted`` and a rerun resumes it.
+    The command exits 128 + the signal number (143 for SIGTERM, 130 for SIGINT)."""
+
+    def __init__(self, message: str, signum: int = signal.SIGTERM) -> None:
+        super().__init__(message)
+        self.signum = int(signum)
+        self.exit_code = 128 + self.signum
+
+
+class _Terminated(BaseException):
+    """Raised by the SIGTERM handler (a BaseException, so no ``except Exception`` swallows it)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+@contextmanager
+def _sigterm_raises():
+    """While running: SIGTERM raises :class:`_Terminated` in the main thread (as Ctrl-C raises
+    KeyboardInterrupt), so the run can say ``interrupted`` before it exits. Elsewhere: nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    main_pid = os.getpid()
+
+    def handler(signum, frame):
+        if os.getpid() != main_pid:  # a forked worker (validation, docking pools): die as by default
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        signal.signal(signum, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+        raise _Terminated(signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+LOCK_NAME = "run.lock"
+
+
+@contextmanager
+def run_lock(folder: Path, what: str = "run"):
+    """Hold an exclusive ``flock`` on ``folder/run.lock`` while a run or merge writes into ``folder``;
+    the kernel drops it when the process ends, however it ends, so a killed run leaves no stale lock.
+
+    Raises:
+        MolgenError: another process holds it (its pid, host, start and command are named).
+    """
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): no lock
+        yield
+        return
+    path = folder / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise MolgenError(f"cannot create the lock file ({err.strerror})", path) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 4096).decode("utf-8", "replace").strip() or "another process"
+            raise MolgenError(f"another molgen {what} is writing into this run directory ({holder}); wait for "
+                              "it to finish, or choose another --out", folder) from None
+        except OSError as err:  # a filesystem without locks: go on unlocked, but say so
+            log.warning("%s: cannot lock (%s); make sure no other run writes here", path, err.strerror)
+        else:
+            os.ftruncate(fd, 0)
+            os.write(fd, (f"pid {os.getpid()} on {platform.node()}, started "
+                          f"{time.strftime('%Y-%m-%dT%H:%M:%S')}: {' '.join(sys.argv)}\n").encode())
+        yield
+    finally:
+        os.close(fd)  # closing drops the lock
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -158,16 +245,20 @@ def _results_view(cfg: dict) -> dict:
     return view
 
 
+def _create(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise MolgenError(f"cannot create the run directory ({err.strerror})", folder) from None
+
+
 def _prepare_run_dir(run: RunDir, wf: Workflow, resume: bool) -> None:
     """Create the run directory and write the resolved workflow; refuse to mix different settings.
 
     Raises:
         MolgenError: the folder holds a run with other settings and ``resume`` is off.
     """
-    try:
-        run.root.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise MolgenError(f"cannot create the run directory ({err.strerror})", run.root) from None
+    _create(run.root)
     new = workflow_to_dict(wf)
     if run.config.is_file() and not resume:
         old = yaml.safe_load(run.config.read_text()) or {}
@@ -192,6 +283,8 @@ class RunResult:
         error: the first failure, one line (None when nothing failed).
         shard: (I, N) or None.
         final: paths of the final outputs (empty for a shard or a failed run).
+        warnings: what went through but deserves a look, one line each (also ``manifest["warnings"]``):
+            a filter that kept nothing, an empty ``final.sdf``, damaged chunks that were recomputed.
     """
 
     run_dir: Path
@@ -200,10 +293,22 @@ class RunResult:
     error: str | None = None
     shard: tuple[int, int] | None = None
     final: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+
+def _rebase(obj, old: str, new: str):
+    """``obj`` with every string path under ``old`` moved under ``new`` (a copied run directory)."""
+    if isinstance(obj, dict):
+        return {k: _rebase(v, old, new) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_rebase(v, old, new) for v in obj]
+    if isinstance(obj, str) and (obj == old or obj.startswith(old.rstrip("/") + "/")):
+        return new + obj[len(old):]
+    return obj
 
 
 def _one_line(err: BaseException) -> str:
@@ -241,28 +346,67 @@ class _Engine:
         self.fps = fingerprints(wf)
         self.path = self.run.shard_manifest(shard[0]) if shard else self.run.manifest
         old = read_json(self.path) or {}
+        self.moved = bool(old.get("run_dir")) and old["run_dir"] != str(self.run.root)
+        if self.moved:  # a copied or moved run directory: its recorded paths follow it
+            old = _rebase(old, old["run_dir"], str(self.run.root))
+        self.damaged: dict[str, dict[int, str]] = {}
         now = time.strftime("%Y-%m-%dT%H:%M:%S")
         self.manifest = {
             "format": FORMAT, "name": wf.name, "run_dir": str(self.run.root), "status": "running",
             "created": old.get("created", now), "updated": now, "seed": wf.seed,
             "shard": None if shard is None else {"index": shard[0], "count": shard[1]},
             "executor": None, "host": platform.node(), "command": " ".join(sys.argv),
-            "tool_versions": tool_versions(), "final": old.get("final", {}),
+            "tool_versions": tool_versions(), "final": old.get("final", {}), "warnings": [],
             "steps": {s.name: old.get("steps", {}).get(s.name, {}) for s in wf.steps},
         }
 
     # manifest ----------------------------------------------------------------------------------
     def save(self) -> None:
         self.manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+        self.manifest["warnings"] = self.warnings()
         write_json_atomic(self.path, self.manifest)
+
+    def warnings(self) -> list[str]:
+        """One line per thing that went through but deserves a look (``manifest["warnings"]``)."""
+        out = []
+        for name, chunks in self.damaged.items():
+            ks = ", ".join(map(str, sorted(chunks)))
+            out.append(f"step {name!r}: chunk{'s' * (len(chunks) > 1)} {ks} did not match the sizes and SHA-256 "
+                       f"sums in done.json ({next(iter(chunks.values()))}) and {'were' if len(chunks) > 1 else 'was'} "
+                       "recomputed")
+        for s in self.wf.steps:
+            entry = self.manifest["steps"].get(s.name) or {}
+            c = entry.get("counts") or {}
+            if (s.type == "filter" and entry.get("status") == "complete" and c.get("input")
+                    and c.get("output") == 0):
+                out.append(f"step {s.name!r} kept none of its {c['input']} molecules (where: {s.where})")
+        final = self.manifest.get("final") or {}
+        if final.get("num_molecules") == 0:
+            out.append(f"final.sdf is empty: no molecule came through step {final.get('step')!r}")
+        return out
 
     def mine(self, n: int) -> list[int]:
         i, count = self.shard or (0, 1)
         return [k for k in range(n) if k % count == i]
 
     def chunk_complete(self, name: str, k: int) -> bool:
+        """Chunk k of step ``name`` is there with the current fingerprint, its files match the sizes and
+        SHA-256 sums of its ``done.json``, and its input chunk is the one it was computed from."""
         meta = self.run.chunk_meta(name, k)
-        return meta is not None and meta.get("fingerprint") == self.fps[name]["chunk"]
+        if meta is None or meta.get("fingerprint") != self.fps[name]["chunk"]:
+            return False
+        damage = self.run.chunk_damage(name, k, meta)
+        if damage is not None:
+            if k not in self.damaged.setdefault(name, {}):
+                log.warning("step %s, chunk %d is damaged (%s): it is recomputed", name, k, damage)
+            self.damaged[name][k] = damage
+            return False
+        s = self.wf.step(name)
+        if s.type != "generate" and meta.get("input_digest") is not None:
+            source = (self.run.chunk_meta(s.input, k) or {}).get("files")
+            if source is not None and digest_of(source) != meta["input_digest"]:
+                return False  # its input chunk was recomputed with other contents
+        return True
 
     def missing_chunks(self) -> dict[str, list[int]]:
         out = {}
@@ -279,7 +423,9 @@ class _Engine:
         if s.type == "report":
             return (self.run.root / "report.json").is_file()
         d = self.run.step_dir(s.name)
-        return (d / MOLECULES).is_file() and table_path(d / TABLE_STEM) is not None
+        if not (d / MOLECULES).is_file() or table_path(d / TABLE_STEM) is None:
+            return False
+        return all(self.chunk_complete(s.name, k) for k in range(self.wf.num_chunks(s.name)))
 
     # steps -------------------------------------------------------------------------------------
     def tasks(self, s, todo: list[int], context: dict, in_process: bool) -> list[ChunkTask]:
@@ -308,6 +454,8 @@ class _Engine:
                  f" ({len(mine)} in this shard)" if self.shard else "", len(done), len(todo))
         entry["chunks"] = {"total": n, "this_shard" if self.shard else "mine": len(mine), "complete": len(done),
                            "computed": 0}
+        if self.damaged.get(s.name):
+            entry["chunks"]["damaged"] = {str(k): why for k, why in sorted(self.damaged[s.name].items())}
         if todo:
             if self.merge_only:
                 raise RunFailed(f"chunks {todo} of step {s.name!r} are missing")
@@ -344,11 +492,14 @@ class _Engine:
         html = write_report(self.run.root)
         entry["outputs"] = {"json": str(self.run.root / "report.json"), "html": str(html)}
 
-    def write_final(self, last) -> dict[str, str]:
-        """``final.sdf`` + ``final.csv`` (+ ``final.parquet``) from the last molecule step."""
+    def write_final(self, last) -> dict:
+        """``final.sdf`` + ``final.csv`` (+ ``final.parquet``) from the last molecule step; also how many
+        molecules ``final.sdf`` holds (``num_molecules``; 0 gives a warning)."""
         d = self.run.step_dir(last.name)
-        out = {"step": last.name}
-        out["sdf"] = str(write_text_atomic(self.run.final(".sdf"), (d / MOLECULES).read_text()))
+        out: dict = {"step": last.name}
+        text = (d / MOLECULES).read_text()
+        out["sdf"] = str(write_text_atomic(self.run.final(".sdf"), text))
+        out["num_molecules"] = len(sdf_records(text))
         table = read_table(d / TABLE_STEM)
         out["csv"] = str(write_text_atomic(self.run.final(".csv"), table.to_csv(index=False)))
         src = table_path(d / TABLE_STEM)
@@ -366,6 +517,28 @@ class _Engine:
         self.manifest["final"] = {}
 
     def execute(self) -> RunResult:
+        """Run the steps; SIGTERM or Ctrl-C marks the manifest ``interrupted`` and raises RunInterrupted."""
+        self.current: str | None = None
+        try:
+            with _sigterm_raises():
+                return self._execute()
+        except (_Terminated, KeyboardInterrupt) as err:
+            signum = err.signum if isinstance(err, _Terminated) else signal.SIGINT
+            name = signal.Signals(signum).name
+            where = ""
+            if self.current is not None:
+                entry = self.manifest["steps"][self.current]
+                entry.update(status="interrupted", error=f"interrupted by {name}")
+                ch = entry.get("chunks") or {}
+                where = f" during step {self.current!r}" + (
+                    f" ({ch.get('complete', 0)} of {ch.get('total')} chunks complete)" if ch.get("total") else "")
+            self.manifest["status"] = "interrupted"
+            self.save()
+            again = f"molgen run {self.run.root}" + (f" --shard {self.shard[0]}/{self.shard[1]}" if self.shard else "")
+            raise RunInterrupted(f"interrupted by {name}{where}; complete chunks are kept: `{again}` resumes",
+                                 signum) from None
+
+    def _execute(self) -> RunResult:
         result = RunResult(self.run.root, "running", shard=self.shard)
         map_steps = [s for s in self.wf.steps if s.type in MAP_STEPS]
         last_map = map_steps[-1] if map_steps else None
@@ -392,11 +565,15 @@ class _Engine:
                     continue
                 if self.shard is None and self.step_is_done(s, entry):
                     row.update(status="cached", note=_note(entry), **self._row_counts(entry))
+                    if s is last_map and (final_needed or "num_molecules" not in self.manifest["final"]):
+                        self.manifest["final"] = self.write_final(s)  # dropped by an earlier step, or older
+                        self.save()
                     continue
                 if s.type in MAP_STEPS and self.shard is None and self.manifest["final"]:
                     self.drop_final()  # outdated from here on; written again when the last step completes
                     final_needed = True
                 t0, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S")
+                self.current = s.name
                 entry.clear()
                 entry.update(type=s.type, status="running", fingerprint=self.fps[s.name]["step"], started=started,
                              tool_versions={p: self.manifest["tool_versions"].get(p) for p in _STEP_PACKAGES[s.type]})
@@ -420,6 +597,7 @@ class _Engine:
                 if s is last_map and self.shard is None and failed is None and final_needed:
                     self.manifest["final"] = self.write_final(s)
                 self.save()
+                self.current = None
                 chunks = entry.get("chunks") or {}
                 row.update(status=entry["status"], computed=chunks.get("computed", 0), seconds=entry["seconds"],
                            note=entry.get("error") or _note(entry), **self._row_counts(entry))
@@ -430,8 +608,9 @@ class _Engine:
         self.manifest["status"] = status
         self.save()
         result.status, result.error = status, failed
+        result.warnings = list(self.manifest["warnings"])  # printed with the summary table
         result.final = {} if (self.shard or failed) else {k: v for k, v in self.manifest["final"].items()}
-        computed = any(r["status"] != "cached" for r in result.steps)
+        computed = any(r["status"] != "cached" for r in result.steps) or self.moved
         if self.shard is None and failed is None and computed and any(s.type == "report" for s in self.wf.steps):
             from molgen.pipeline.report import write_report  # the report shows the final status too
 
@@ -468,16 +647,21 @@ def run_workflow(
         The :class:`RunResult` (``result.error`` says which step failed, if one did).
 
     Raises:
-        MolgenError: the run directory holds a run with other settings (without ``resume``).
+        MolgenError: the run directory holds a run with other settings (without ``resume``), or another
+            run (the same shard, for a shard) is writing into it.
+        RunInterrupted: SIGTERM or Ctrl-C (the manifest then says ``interrupted``).
     """
     if shard is not None and shard[1] == 1:
         shard = None
     run = RunDir(wf.out_dir)
-    _prepare_run_dir(run, wf, resume)
-    origin = {"executor": executor or wf.executor.name}
-    if shard is not None:
-        origin["shard"] = f"{shard[0]}/{shard[1]}"
-    return _Engine(wf, shard, executor, address, progress, merge_only=False, origin=origin).execute()
+    lock_dir = run.root if shard is None else run.shard_manifest(shard[0]).parent  # shards run side by side
+    _create(lock_dir)
+    with run_lock(lock_dir, "run" if shard is None else f"run of shard {shard[0]}/{shard[1]}"):
+        _prepare_run_dir(run, wf, resume)
+        origin = {"executor": executor or wf.executor.name}
+        if shard is not None:
+            origin["shard"] = f"{shard[0]}/{shard[1]}"
+        return _Engine(wf, shard, executor, address, progress, merge_only=False, origin=origin).execute()
 
 
 def load_run(run_dir: str | Path) -> Workflow:
@@ -500,13 +684,16 @@ def merge_run(run_dir: str | Path, progress: bool = True) -> RunResult:
         RunFailed: chunks are missing (every step's missing chunks are listed).
     """
     wf = load_run(run_dir)
-    engine = _Engine(wf, None, "local", None, progress, merge_only=True, origin={"executor": "merge"})
-    missing = engine.missing_chunks()
-    if missing:
-        def fmt(ks: list[int]) -> str:
-            return ", ".join(map(str, ks[:10])) + (f", ... ({len(ks)} in all)" if len(ks) > 10 else "")
+    with run_lock(Path(wf.out_dir), "run or merge"):
+        engine = _Engine(wf, None, "local", None, progress, merge_only=True, origin={"executor": "merge"})
+        missing = engine.missing_chunks()
+        if missing:
+            def fmt(ks: list[int]) -> str:
+                return ", ".join(map(str, ks[:10])) + (f", ... ({len(ks)} in all)" if len(ks) > 10 else "")
 
-        parts = [f"{name}: chunks {fmt(ks)} of {wf.num_chunks(name)}" for name, ks in missing.items()]
-        raise RunFailed(f"cannot merge {engine.run.root}: missing {'; '.join(parts)} (run the shards that own "
-                        "them: chunk k belongs to shard k mod N)")
-    return engine.execute()
+            parts = [f"{name}: chunks {fmt(ks)} of {wf.num_chunks(name)}" for name, ks in missing.items()]
+            damaged = sum(len(v) for v in engine.damaged.values())
+            more = f"; {damaged} of them damaged (files do not match done.json)" if damaged else ""
+            raise RunFailed(f"cannot merge {engine.run.root}: missing {'; '.join(parts)}{more} (run the shards "
+                            "that own them: chunk k belongs to shard k mod N)")
+        return engine.execute()

@@ -4,8 +4,10 @@
 
     RUN_DIR/
       workflow.yaml              the resolved workflow (absolute paths, overrides applied)
-      manifest.json              per step: status, counts, timings, seeds, tool versions
-      steps/NAME/chunks/00000/   one finished chunk: molecules.sdf, table.parquet, done.json (+ extras)
+      manifest.json              per step: status, counts, timings, seeds, tool versions; warnings
+      run.lock                   held (flock) by the run or merge writing here; a second one is refused
+      steps/NAME/chunks/00000/   one finished chunk: molecules.sdf, table.parquet, done.json (+ extras);
+                                 done.json records each file's size and SHA-256 (a mismatch: recomputed)
       steps/NAME/molecules.sdf   the step's merged output, chunks in order (+ table.parquet, extras)
       shards/I/manifest.json     what shard I of N did (``--shard I/N``)
       final.sdf, final.csv       the last molecule step's output (+ final.parquet)
@@ -18,6 +20,7 @@ process killed mid-chunk leaves only a ``.tmp-*`` folder, removed on the next ru
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -35,6 +38,28 @@ CHUNK_DONE = "done.json"
 _HOST = re.sub(r"[^A-Za-z0-9.]", "", socket.gethostname()) or "host"
 MOLECULES = "molecules.sdf"
 TABLE_STEM = "table"
+
+
+def file_digest(path: str | Path) -> dict:
+    """``{"size": bytes, "sha256": hex}`` of a file."""
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+            size += len(block)
+    return {"size": size, "sha256": h.hexdigest()}
+
+
+def folder_digests(folder: str | Path, skip: tuple[str, ...] = (CHUNK_DONE,)) -> dict[str, dict]:
+    """:func:`file_digest` of every plain file directly in ``folder`` except ``skip``, by name."""
+    folder = Path(folder)
+    return {p.name: file_digest(p) for p in sorted(folder.iterdir()) if p.is_file() and p.name not in skip}
+
+
+def digest_of(files: dict) -> str:
+    """One short hash of a ``files`` mapping (what a chunk records of its input chunk)."""
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def read_json(path: str | Path) -> dict | None:
@@ -156,20 +181,41 @@ class RunDir:
         """The ``done.json`` of chunk k of step ``name``, or None when the chunk is not complete."""
         return read_json(self.chunk_dir(name, k) / CHUNK_DONE)
 
+    def chunk_damage(self, name: str, k: int, meta: dict) -> str | None:
+        """Why chunk k's files do not match the sizes and SHA-256 sums its ``done.json`` recorded
+        (a file missing, truncated or changed), or None when they match. A ``done.json`` written
+        before molgen recorded them (no ``files``) is trusted as it is."""
+        files = meta.get("files")
+        if not isinstance(files, dict):
+            return None
+        d = self.chunk_dir(name, k)
+        for fname, want in files.items():
+            p = d / fname
+            if not p.is_file():
+                return f"{fname} is missing"
+            if p.stat().st_size != want.get("size"):
+                return f"{fname} has {p.stat().st_size} bytes, {want.get('size')} recorded"
+            if file_digest(p)["sha256"] != want.get("sha256"):
+                return f"{fname} differs from its recorded SHA-256"
+        return None
+
     def new_chunk_tmp(self, name: str, k: int) -> Path:
         d = self.chunks_dir(name) / f".tmp-{k:05d}-{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         d.mkdir(parents=True)
         return d
 
-    def commit_chunk(self, tmp: Path, name: str, k: int, fingerprint: str | None = None) -> Path:
+    def commit_chunk(self, tmp: Path, name: str, k: int, fingerprint: str | None = None,
+                     input_digest: str | None = None) -> Path:
         """Rename a finished temporary chunk folder into place.
 
-        A chunk already there with the same ``fingerprint`` (another process finished it first) is
-        kept and ours dropped; an outdated one (other settings) is replaced.
+        A chunk already there with the same ``fingerprint`` and ``input_digest`` whose files are intact
+        (another process finished it first) is kept and ours dropped; an outdated or damaged one is
+        replaced.
         """
         final = self.chunk_dir(name, k)
         meta = read_json(final / CHUNK_DONE) if final.exists() else None
-        if meta is not None and fingerprint is not None and meta.get("fingerprint") == fingerprint:
+        if (meta is not None and fingerprint is not None and meta.get("fingerprint") == fingerprint
+                and meta.get("input_digest") == input_digest and self.chunk_damage(name, k, meta) is None):
             shutil.rmtree(tmp, ignore_errors=True)
             return final
         if final.exists():

@@ -45,6 +45,12 @@ GENERATE_MODES = ("unconditional", "pocket", "fragment")
 #: The generate keys that define a pocket, and those that define a fragment.
 POCKET_KEYS = ("ref_ligand", "residues", "box")
 FRAGMENT_KEYS = ("fragment", "fragment_smarts")
+#: Table columns a generate step writes, and those a dock step adds (``tests/pipeline`` checks them
+#: against the tables a run writes); validate's come from :func:`molgen.validation.runner.table_columns`.
+GENERATE_COLUMNS = ("id", "index", "chunk", "n_atoms", "sanitized")
+DOCK_COLUMNS = ("vina_kcal_mol", "dock_status", "dock_reason", "dock_mode", "dock_seconds", "vina_in_place_kcal_mol",
+                "inter_kcal_mol", "intra_kcal_mol", "torsion_kcal_mol", "rmsd_to_input_A", "num_poses",
+                "num_heavy_atoms", "num_torsions", "h_added")
 
 
 class _Strict(BaseModel):
@@ -517,6 +523,59 @@ def _graph_problems(steps: list[dict]) -> list[str]:
     return out
 
 
+def step_columns(steps: list[dict]) -> dict[str, set[str]]:
+    """The table columns of each molecule step, known before anything runs (raw dicts of valid steps;
+    a step whose input is unknown is left out)."""
+    out: dict[str, set[str]] = {}
+    for s in steps:
+        name, kind, src = s.get("name"), s.get("type"), s.get("input")
+        if kind == "generate":
+            out[name] = set(GENERATE_COLUMNS)
+        elif kind == "validate" and src in out:
+            from molgen.validation import ValidationConfig
+            from molgen.validation.runner import table_columns
+
+            try:
+                cols = table_columns(ValidationConfig(checks=s.get("checks")), s.get("protein") is not None)
+            except MolgenError:  # an unknown check: reported by the step's own validation
+                continue
+            out[name] = out[src] | (set(cols) - {"index", "name"})
+        elif kind == "filter" and src in out:
+            out[name] = set(out[src])
+        elif kind == "dock" and src in out:
+            out[name] = out[src] | set(DOCK_COLUMNS)
+    return out
+
+
+def condition_names(where: str) -> list[str]:
+    """The column names a filter condition reads (names that are not called as functions), in order."""
+    try:
+        tree = ast.parse(where.strip(), mode="eval")
+    except SyntaxError:
+        return []
+    called = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    seen: list[str] = []
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Name) and id(n) not in called and n.id not in seen:
+            seen.append(n.id)
+    return seen
+
+
+def _filter_problems(steps: list[dict]) -> list[str]:
+    """Filter conditions that name a column their input step's table does not have."""
+    cols = step_columns(steps)
+    out = []
+    for i, s in enumerate(steps):
+        if s.get("type") != "filter" or not isinstance(s.get("where"), str) or s.get("input") not in cols:
+            continue
+        have = cols[s["input"]]
+        for name in condition_names(s["where"]):
+            if name not in have:
+                out.append(f"{_step_label(i, s)}.where: unknown column {name!r}{_hint(name, sorted(have))} in the "
+                           f"table of step {s['input']!r}")
+    return out
+
+
 def validate_workflow(raw: dict, base_dir: Path, check_files: bool = True, source: str | Path | None = None
                       ) -> Workflow:
     """Validate a raw (already overridden) workflow dict; relative paths resolve against ``base_dir``.
@@ -564,6 +623,8 @@ def validate_workflow(raw: dict, base_dir: Path, check_files: bool = True, sourc
         except ValidationError as err:
             problems += _problems(err, label, STEP_TYPES[kind])
     problems += _graph_problems([s for s in steps if isinstance(s, dict)])
+    if not problems:
+        problems += _filter_problems(good_steps)
     if isinstance(raw.get("out_dir"), str):
         raw["out_dir"] = _resolve(raw["out_dir"], base_dir)
     wf = None

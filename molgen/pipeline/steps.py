@@ -7,7 +7,9 @@ a step reads chunk k of its input step and writes, into a folder renamed into pl
   table row as SD properties (filter passes its input records through unchanged);
 * ``table.parquet`` (``.csv`` without pyarrow): one row per molecule of the input chunk that the step
   keeps, ``id`` first; a step adds its columns to those of its input (its own win on a clash);
-* ``done.json``: fingerprint, counts, seconds, seed, host, shard;
+* ``done.json``: fingerprint, counts, seconds, seed, host, shard, the size and SHA-256 of each file
+  (``files``) and a digest of the input chunk's files (``input_digest``): a chunk whose files or
+  input no longer match is recomputed;
 * extras: ``features.json`` (validate: distribution features, pooled when the step is merged),
   ``poses.sdf`` (dock: every pose).
 
@@ -37,6 +39,8 @@ from molgen.pipeline.rundir import (
     MOLECULES,
     TABLE_STEM,
     RunDir,
+    digest_of,
+    folder_digests,
     format_record,
     read_json,
     read_table,
@@ -52,6 +56,8 @@ log = logging.getLogger(__name__)
 #: Test hook: a process that has finished this many chunks is SIGKILLed while writing the next one
 #: (after its files are written, before the chunk folder is renamed into place).
 KILL_ENV = "MOLGEN_TEST_KILL_AFTER_CHUNKS"
+#: Test hook: the signal of KILL_ENV (``TERM`` for SIGTERM; default ``KILL``).
+KILL_SIGNAL_ENV = "MOLGEN_TEST_KILL_SIGNAL"
 _CHUNKS_DONE_HERE = 0
 
 
@@ -100,16 +106,21 @@ def execute_chunk(task: ChunkTask) -> dict:
     name = task.step.name
     t0 = time.perf_counter()
     tmp = run.new_chunk_tmp(name, task.k)
+    source = None
+    if task.input_step is not None:  # what this chunk was computed from: a changed input recomputes it
+        source = (run.chunk_meta(task.input_step, task.k) or {}).get("files")
     counts = _WORK[task.step.type](task, run, tmp)
     meta = {"chunk": task.k, "step": name, "type": task.step.type, "fingerprint": task.fingerprint,
             **counts, "seed": task.seed, "seconds": round(time.perf_counter() - t0, 3),
             "host": socket.gethostname(), "pid": os.getpid(), **task.origin,
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "files": folder_digests(tmp),
+            "input_digest": None if source is None else digest_of(source)}
     write_json_atomic(tmp / CHUNK_DONE, meta)
     limit = os.environ.get(KILL_ENV)
     if limit is not None and _CHUNKS_DONE_HERE >= int(limit):
-        os.kill(os.getpid(), signal.SIGKILL)  # tests only: die with a half-written chunk
-    run.commit_chunk(tmp, name, task.k, task.fingerprint)
+        sig = getattr(signal, "SIG" + os.environ.get(KILL_SIGNAL_ENV, "KILL"))
+        os.kill(os.getpid(), sig)  # tests only: die (or be told to stop) with a half-written chunk
+    run.commit_chunk(tmp, name, task.k, task.fingerprint, meta["input_digest"])
     _CHUNKS_DONE_HERE += 1
     return meta
 

@@ -29,12 +29,14 @@ def summary_table(result: RunResult) -> Table:
 
 
 def print_summary(result: RunResult, console: Console | None = None) -> None:
-    """Print the summary table and where the final outputs are."""
+    """Print the summary table, the run's warnings and where the final outputs are."""
     if console is None:
         console = Console()
         if not console.is_terminal:  # logs and CI: one row per line rather than 80 folded columns
             console = Console(width=160)
     console.print(summary_table(result))
+    for w in result.warnings:
+        console.print(f"[bold yellow]warning:[/] {w}", highlight=False)
     if result.final:
         console.print(f"final molecules: {result.final.get('sdf')}  table: {result.final.get('csv')}")
     elif result.shard and result.ok:

@@ -160,16 +160,51 @@ class PocketCondition:
         }
 
 
-def read_first_mol(path: str | Path, what: str = "ligand") -> Chem.Mol:
-    """First record of an SDF (sanitised, hydrogens as in the file, with a 3D conformer)."""
-    from molgen.data.sdf import iter_sdf_mols
+def check_text_sdf(path: str | Path, what: str = "ligand") -> Path:
+    """Refuse a binary file given as an SDF (``.sdf.gz`` is read decompressed): NUL bytes, or bytes
+    that are not UTF-8 / Latin-1 text, in its first 64 kB.
+
+    Raises:
+        MolgenError: a missing or binary file.
+    """
+    import gzip
 
     path = require_file(path, f"{what} file")
+    try:
+        with (gzip.open(path, "rb") if path.name.lower().endswith(".gz") else open(path, "rb")) as fh:
+            head = fh.read(1 << 16)
+    except (OSError, EOFError) as err:
+        raise MolgenError(f"cannot read the {what} file ({err})", path) from None
+    control = sum(b < 9 or 13 < b < 32 for b in head)
+    if b"\x00" in head or control > len(head) // 100:
+        raise MolgenError(f"the {what} file is binary, not an SDF (text) file", path)
+    return path
+
+
+def _safe_name(mol: Chem.Mol, default: str) -> None:
+    """RDKit returns ``_Name`` as UTF-8 and raises UnicodeDecodeError on other bytes: replace it."""
+    try:
+        if mol.HasProp("_Name"):
+            mol.GetProp("_Name")
+    except UnicodeDecodeError:
+        mol.SetProp("_Name", default)
+
+
+def read_first_mol(path: str | Path, what: str = "ligand") -> Chem.Mol:
+    """First record of an SDF (sanitised, hydrogens as in the file, with a 3D conformer).
+
+    Raises:
+        MolgenError: a missing, binary or empty file, or a first record RDKit cannot read.
+    """
+    from molgen.data.sdf import iter_sdf_mols
+
+    path = check_text_sdf(path, what)
     for _, mol in iter_sdf_mols(path):
         if isinstance(mol, str):
             raise MolgenError(f"cannot read the {what}: {mol}", path)
         if mol.GetNumConformers() == 0:
             raise MolgenError(f"the {what} has no coordinates", path)
+        _safe_name(mol, path.stem)
         return mol
     raise MolgenError(f"no molecule in the {what} file", path)
 
@@ -319,11 +354,12 @@ def fragment_from_sdf(path: str | Path, vocab: Vocab) -> Data:
     """The atoms of an SDF's first record, as given (no hydrogens added: open valences are where the
     generated atoms attach). Aromaticity is perceived when RDKit can sanitise the fragment. For a
     heavy-atom vocabulary the record's hydrogens are dropped and its bonds kekulized where RDKit can."""
-    path = require_file(path, "fragment file")
+    path = check_text_sdf(path, "fragment")
     supplier = Chem.SDMolSupplier(str(path), sanitize=False, removeHs=False)
     mol = next(iter(supplier), None) if len(supplier) else None
     if mol is None or mol.GetNumAtoms() == 0:
         raise MolgenError("cannot read the fragment (first SDF record)", path)
+    _safe_name(mol, path.stem)
     if mol.GetNumConformers() == 0:
         raise MolgenError("the fragment has no coordinates", path)
     try:
@@ -508,7 +544,7 @@ def generate_conditioned(
         MolgenError: inconsistent options, unreadable inputs, or a checkpoint without pocket
             training asked for a pocket.
     """
-    from molgen.sampling.generate import default_checkpoint
+    from molgen.sampling.generate import check_outputs, default_checkpoint
     from molgen.training.checkpoint import load_model
 
     if (residues is not None or box is not None) and protein is None:
@@ -523,6 +559,7 @@ def generate_conditioned(
         raise MolgenError("--ref-ligand needs --protein (pocket) or --fragment-smarts (fragment)")
     if protein is None and fragment is None and fragment_smarts is None:
         raise MolgenError("nothing to condition on: give --protein and/or --fragment / --fragment-smarts")
+    check_outputs(out)
     ckpt = Path(checkpoint) if checkpoint else default_checkpoint()
     gm = load_model(ckpt, device=device, process_options=process_options)
     pocket = None
@@ -549,6 +586,7 @@ def generate_conditioned(
     counts = write_sdf(graphs, gm.vocab, out)
     summary = {
         "checkpoint": str(ckpt), "process": gm.config["process"], "model": gm.config["model"]["name"],
+        "vocab": gm.vocab.name,
         "num": num, "steps": steps, "batch_size": batch_size, "seed": seed, "device": device,
         "torch_threads": torch.get_num_threads(),
         "pocket": None if pocket is None else pocket.summary(),

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from molgen.chem.vocab import Vocab
 from molgen.data.stats import size_histogram
 from molgen.errors import MolgenError
-from molgen.io import write_json_atomic
+from molgen.io import check_output_file, write_json_atomic
 from molgen.processes.sampler import sample
 from molgen.processes.state import MolState
 from molgen.sampling.sizes import sample_num_atoms
@@ -106,6 +106,7 @@ def generate(
     """
     from molgen.training.checkpoint import load_model
 
+    check_outputs(out)
     ckpt = Path(checkpoint) if checkpoint else default_checkpoint()
     gm = load_model(ckpt, device=device, process_options=process_options)
     torch.manual_seed(seed)
@@ -121,6 +122,7 @@ def generate(
         "checkpoint": str(ckpt),
         "process": gm.config["process"],
         "model": gm.config["model"]["name"],
+        "vocab": gm.vocab.name,
         "num": num,
         "steps": steps,
         "batch_size": batch_size,
@@ -134,6 +136,17 @@ def generate(
     }
     write_json_atomic(out.with_suffix(".json"), summary)
     return summary
+
+
+def check_outputs(out: str | Path) -> None:
+    """Refuse, before sampling, an SDF path (or the ``.json`` beside it) that cannot be written.
+
+    Raises:
+        MolgenError: an existing folder, or a folder that cannot be created or written.
+    """
+    out = check_output_file(out, "output SDF")
+    if out.with_suffix(".json").is_dir():
+        raise MolgenError("the summary beside the output SDF would overwrite this folder", out.with_suffix(".json"))
 
 
 def default_checkpoint() -> Path:

@@ -360,6 +360,7 @@ def pose_command(
     Raises:
         MolgenError: bad options or inputs, a pocket asked of a model trained without one.
     """
+    from molgen.sampling.generate import check_outputs
     from molgen.training.checkpoint import load_model
 
     rank = rank or ("minimize" if protein is not None else "none")
@@ -371,6 +372,7 @@ def pose_command(
         raise MolgenError("--residues and --box need --protein")
     if num < 1:
         raise MolgenError(f"--num must be >= 1, got {num}")
+    check_outputs(out)
     mol = molecule_input(ligand, smiles)
     gm = load_model(checkpoint, device=device)
     pocket = None

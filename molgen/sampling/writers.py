@@ -22,6 +22,7 @@ from torch_geometric.data import Data
 
 from molgen.chem.convert import data_to_mol, restore_hydrogens
 from molgen.chem.vocab import BOND_ORDER, MAX_BOND_ORDER_SUM, Vocab
+from molgen.errors import SkipRecord
 
 
 def writable(g: Data, vocab: Vocab) -> bool:
@@ -59,41 +60,67 @@ def plain_molblock(g: Data, vocab: Vocab, props: dict[str, str]) -> str:
 def _rdkit_molblock(data: Data, vocab: Vocab) -> tuple[str, bool]:
     try:
         mol = restore_hydrogens(data_to_mol(data, vocab, sanitize=True), vocab)
-        ok = True
+        kekulize = True
     except Exception:  # noqa: BLE001 - RDKit raises several types for molecules it will not sanitise
         mol = data_to_mol(data, vocab, sanitize=False)
         mol.UpdatePropertyCache(strict=False)
-        ok = False
-    mol.SetProp("molgen_sanitized", "1" if ok else "0")
+        kekulize = False
+    block = Chem.MolToMolBlock(mol, kekulize=kekulize)
+    ok = is_valid_molblock(block, vocab)
+    props = {"molgen_sanitized": "1" if ok else "0"}
     for key in ("molgen_seed", "molgen_index"):
         if key in data:
-            mol.SetProp(key, str(data[key]))
-    block = Chem.MolToMolBlock(mol, kekulize=ok)
-    props = "".join(f">  <{k}>\n{mol.GetProp(k)}\n\n" for k in mol.GetPropNames())
-    return block + props + "$$$$\n", ok
+            props[key] = str(data[key])
+    props["molgen_vocab"] = vocab.name
+    return block + "".join(f">  <{k}>\n{v}\n\n" for k, v in props.items()) + "$$$$\n", ok
+
+
+def is_valid_molblock(block: str, vocab: Vocab) -> bool:
+    """Whether ``molgen validate`` (default settings: predicted bonds, hydrogens ``auto``) calls this
+    record valid: the one definition behind ``sanitized`` here and ``valid`` there."""
+    from molgen.validation.build import build_molecule
+    from molgen.validation.io import check_molecule, validation_vocab
+
+    try:
+        mol = Chem.MolFromMolBlock(block, sanitize=False, removeHs=False, strictParsing=True)
+        if mol is None:
+            return False
+        check_molecule(mol, validation_vocab(vocab))
+        return build_molecule(mol).mol is not None
+    except (SkipRecord, ValueError, RuntimeError):
+        return False
 
 
 def graph_to_molblock(data: Data, vocab: Vocab) -> tuple[str, bool]:
-    """SDF record of a generated graph, and whether RDKit could sanitise it.
+    """SDF record of a generated graph, and whether it is valid as ``molgen validate`` defines it
+    (:func:`is_valid_molblock`).
 
-    Molecules that fail sanitisation are still written (with their bonds as predicted, not
-    kekulised) so validation can report why they fail; the ``molgen_sanitized`` property says which.
-    Graphs RDKit cannot take at all are written by :func:`plain_molblock`.
+    Molecules RDKit does not sanitise are still written (with their bonds as predicted, not
+    kekulised) so validation can report why they fail; the ``molgen_sanitized`` property says which
+    are valid and ``molgen_vocab`` names the model's vocabulary. Graphs RDKit cannot take at all are
+    written by :func:`plain_molblock`.
     """
+    sane = writable(data, vocab)
     try:
-        if not writable(data, vocab):
+        if not sane:
             raise RuntimeError("valence or charge out of range")
         return _rdkit_molblock(data, vocab)
     except RuntimeError as err:
         props = {"molgen_sanitized": "0"}
         if "molgen_index" in data:
             props["molgen_index"] = str(data["molgen_index"])
+        props["molgen_vocab"] = vocab.name
         props["molgen_note"] = f"not an RDKit molecule ({str(err).splitlines()[0][:80]}); written as is"
-        return plain_molblock(data, vocab, props), False
+        block = plain_molblock(data, vocab, props)
+        ok = sane and is_valid_molblock(block, vocab)  # an insane graph is invalid (and may crash RDKit)
+        if ok:
+            block = block.replace(">  <molgen_sanitized>\n0\n", ">  <molgen_sanitized>\n1\n", 1)
+        return block, ok
 
 
 def write_sdf(graphs: Iterable[Data], vocab: Vocab, path: str | Path) -> dict:
-    """Write graphs to an SDF atomically, one record per graph; returns counts (written, sanitised)."""
+    """Write graphs to an SDF atomically, one record per graph; returns counts (written, and sanitized:
+    valid as ``molgen validate`` counts them)."""
     RDLogger.DisableLog("rdApp.*")  # invalid generated molecules are expected; validation reports them
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

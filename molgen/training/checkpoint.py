@@ -85,22 +85,40 @@ def read_model_file(path: str | Path) -> tuple[dict, dict, dict, dict, dict]:
     """
     p = Path(path).expanduser()
     if not p.is_file():
-        raise MolgenError("checkpoint not found", p)
+        raise MolgenError("checkpoint not found" if not p.exists() else "checkpoint is not a regular file", p)
+    if p.stat().st_size == 0:
+        raise MolgenError("not a molgen model file: the file is empty (0 bytes)", p)
     try:
         blob = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle errors, truncated files, non-torch files
-        raise MolgenError(f"cannot read checkpoint ({type(err).__name__}: {str(err).splitlines()[0][:200]})", p) from None
+        raise MolgenError(f"not a molgen model file, or a damaged one ({_load_problem(err)})", p) from None
     if not isinstance(blob, dict):
-        raise MolgenError("not a molgen checkpoint", p)
+        raise MolgenError("not a molgen model file (it holds no model dictionary)", p)
     if blob.get("format") == FORMAT:
-        return blob["config"], blob["stats"], blob["vocab"], blob["state_dict"], blob["meta"]
+        missing = [k for k in ("config", "stats", "vocab", "state_dict") if k not in blob]
+        if missing:
+            raise MolgenError(f"damaged molgen model file (no {', '.join(missing)})", p)
+        return blob["config"], blob["stats"], blob["vocab"], blob["state_dict"], blob.get("meta", {})
     if "hyper_parameters" in blob and "state_dict" in blob:
         hp = blob["hyper_parameters"]
+        if not isinstance(hp, dict) or not all(k in hp for k in ("config", "stats", "vocab")):
+            raise MolgenError("a Lightning checkpoint, but not a molgen one (no config, stats and vocab)", p)
         sd = blob["state_dict"]
         prefix = "ema.module." if any(k.startswith("ema.module.") for k in sd) else "model."
         state = {k[len(prefix):]: v for k, v in sd.items() if k.startswith(prefix)}
         return hp["config"], hp["stats"], hp["vocab"], state, {"global_step": blob.get("global_step")}
-    raise MolgenError("not a molgen checkpoint (no model format or Lightning state)", p)
+    raise MolgenError("not a molgen model file (no model format or Lightning state)", p)
+
+
+def _load_problem(err: Exception) -> str:
+    """What ``torch.load(weights_only=True)`` found wrong, in words; never PyTorch's advice to load the
+    file unsafely (a file that needs pickled code to load is not a molgen model file)."""
+    text = " ".join(str(err).split())
+    if "zip archive" in text or isinstance(err, (EOFError, OSError)):
+        return "truncated or damaged: torch cannot read it as an archive"
+    if "Weights only load failed" in text or "weights_only" in text:
+        return "not a tensor archive written by molgen; molgen never runs code stored in a model file"
+    return f"torch cannot read it: {type(err).__name__}"
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu", process_options: dict | None = None) -> GenerativeModel:

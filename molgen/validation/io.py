@@ -50,6 +50,75 @@ def _short_rdkit_message(text: str) -> str:
     return ""
 
 
+def _parse_message(block: str) -> str:
+    """RDKit's message for a record it cannot parse. The parser writes it to the C++ log (file
+    descriptor 2, warning level, which ``CaptureErrorLog`` does not see), so the record is parsed once
+    more with descriptor 2 sent to a temporary file; only failed records pay for this."""
+    import os
+    import sys
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        try:
+            os.dup2(tmp.fileno(), 2)
+            with rdBase.CaptureErrorLog() as cap:
+                try:
+                    Chem.MolFromMolBlock(block, sanitize=False, removeHs=False, strictParsing=True)
+                except (ValueError, RuntimeError) as err:
+                    return " ".join(str(err).split())
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        tmp.seek(0)
+        text = tmp.read().decode("utf-8", "replace")
+    return _short_rdkit_message(text + "\n" + cap.messages)
+
+
+def validation_vocab(vocab: Vocab) -> Vocab:
+    """The elements a model's molecules may hold once written: a heavy-atom vocabulary's molecules get
+    their hydrogens back, so they are checked against its vocabulary with hydrogen."""
+    from molgen.chem.vocab import VOCABS
+
+    return VOCABS.get(vocab.name.removesuffix("_heavy"), vocab) if not vocab.explicit_hydrogens else vocab
+
+
+def sdf_vocab(path: str | Path) -> tuple[Vocab, str]:
+    """The vocabulary to validate an SDF with, and where it came from: the ``molgen_vocab`` property of
+    its first record (written by ``molgen sample`` and workflows), else the checkpoint named in the
+    summary JSON beside it, else the drug vocabulary (which covers QM9's elements).
+
+    Raises:
+        MolgenError: the file is missing or not text.
+    """
+    from molgen.chem.vocab import VOCABS
+
+    path = require_file(path, "SDF file")
+    head = _read_text(path)[: 1 << 20]
+    m = re.search(r"^>\s*<molgen_vocab>[^\n]*\n\s*(\S+)", head.split("$$$$", 1)[0], flags=re.MULTILINE)
+    if m and m.group(1) in VOCABS:
+        return validation_vocab(VOCABS[m.group(1)]), f"the molgen_vocab property of {path.name}"
+    stem = path.name.removesuffix(".gz").removesuffix(".sdf")
+    summary = path.with_name(stem + ".json")
+    try:
+        import json
+
+        ckpt = json.loads(summary.read_text()).get("checkpoint")
+    except (OSError, ValueError, AttributeError):
+        ckpt = None
+    if isinstance(ckpt, str) and Path(ckpt).is_file():
+        from molgen.training.checkpoint import read_model_file
+
+        try:
+            name = read_model_file(ckpt)[2]["name"]
+        except (MolgenError, KeyError, TypeError):
+            name = None
+        if name in VOCABS:
+            return validation_vocab(VOCABS[name]), f"the checkpoint {ckpt} named in {summary.name}"
+    return DRUG, "the default (drug)"
+
+
 def check_molecule(mol: Chem.Mol, vocab: Vocab) -> None:
     """Raise SkipRecord when ``mol`` cannot be validated (no atoms, no 3D conformer, bad element)."""
     if mol.GetNumAtoms() == 0:
@@ -103,7 +172,7 @@ def read_sdf_records(path: str | Path, vocab: Vocab | None = None) -> list[Recor
         if not block.strip():
             records.append(Record(i, name, reason="empty record"))
             continue
-        with rdBase.CaptureErrorLog() as cap:
+        with rdBase.BlockLogs():  # RDKit's own lines would reach the terminal; the reason is kept instead
             try:
                 mol = Chem.MolFromMolBlock(block, sanitize=False, removeHs=False, strictParsing=True)
             except (ValueError, RuntimeError) as err:  # some parser errors surface as exceptions
@@ -111,7 +180,7 @@ def read_sdf_records(path: str | Path, vocab: Vocab | None = None) -> list[Recor
             else:
                 msg = ""
         if mol is None:
-            msg = msg or _short_rdkit_message(cap.messages) or "unparseable"
+            msg = msg or _parse_message(block) or "unparseable"
             records.append(Record(i, name, reason=f"RDKit could not parse the record: {msg}"))
             continue
         records.append(_checked(Record(i, name, mol), vocab))

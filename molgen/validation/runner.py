@@ -3,7 +3,8 @@
 Per molecule (one row of the table, in input order):
 
 * ``index``, ``name``, ``read_ok``, ``reason`` (why the record could not be read, why the molecule
-  is not valid, or which check could not run; null when all went through);
+  is not valid, which check could not run, or, for a valid molecule that is not ``pb_valid``, which
+  PoseBusters checks it fails: ``failed checks: bond_angles, no_radicals``; null when all went through);
 * ``n_atoms``, ``n_heavy_atoms`` (the atoms as given);
 * protocol A: ``n_stable_atoms_edm``, ``mol_stable_edm``; protocol B: ``n_stable_atoms``,
   ``mol_stable`` (both on the atoms as given; see :mod:`molgen.validation.stability`);
@@ -32,9 +33,9 @@ import pandas as pd
 from rdkit import Chem, rdBase
 from tqdm import tqdm
 
-from molgen.chem.vocab import Vocab
+from molgen.chem.vocab import DRUG, Vocab
 from molgen.errors import MolgenError
-from molgen.io import write_json_atomic
+from molgen.io import check_output_dir, write_json_atomic
 from molgen.validation.build import build_molecule
 from molgen.validation.checks import CHECKS, CheckContext
 from molgen.validation.config import ValidationConfig
@@ -54,6 +55,22 @@ BASE_COLUMNS = ("index", "name", "read_ok", "reason", "n_atoms", "n_heavy_atoms"
                 "mol_stable_edm", "n_stable_atoms", "mol_stable", "hydrogens", "valid", "valid_connected",
                 "smiles", "qed", "sa", "logp", "mw", "lipinski_violations", "n_rings", "ring_sizes")
 METRICS_NAME = "metrics.json"
+#: The value columns each check adds beside its pass/fail column (``tests/validation`` keeps this in step
+#: with what the checks return), so that a workflow's filter can be checked before anything runs.
+CHECK_COLUMNS: dict[str, tuple[str, ...]] = {
+    "sanitization": (), "inchi_convertible": (), "all_atoms_connected": ("n_fragments",),
+    "no_radicals": ("n_radical_electrons",), "bond_lengths": ("bond_lengths_n_bad", "bond_lengths_worst_rel"),
+    "bond_angles": ("bond_angles_n_bad", "bond_angles_worst_rel"),
+    "no_internal_clash": ("internal_clash_min_ratio", "internal_clash_n"),
+    "aromatic_ring_flatness": ("aromatic_ring_max_dist", "aromatic_rings_checked"),
+    "non_aromatic_ring_non_flatness": ("non_aromatic_ring_min_dist",),
+    "double_bond_flatness": ("double_bond_max_dist", "double_bonds_checked"),
+    "internal_energy": ("energy_ratio", "ensemble_energy_uff", "pose_energy_uff", "energy_ensemble_conformers"),
+    "strain_energy": ("strain_energy_kcal_mol", "strain_forcefield"),
+    "protein_max_distance": ("protein_min_distance",),
+    "no_protein_clash": ("protein_clash_group", "protein_clash_min_rel_distance", "protein_clash_n"),
+    "no_volume_clash": ("volume_overlap_max", "volume_overlap_protein"),
+}
 
 
 @dataclass
@@ -82,6 +99,16 @@ def selected_checks(config: ValidationConfig, with_protein: bool) -> list[str]:
     if unknown:
         raise MolgenError(f"unknown check(s) {', '.join(unknown)}; known: {', '.join(CHECKS)}")
     return [n for n in names if with_protein or not CHECKS[n].protein]
+
+
+def table_columns(config: ValidationConfig, with_protein: bool) -> list[str]:
+    """Every column a validation table can have with these settings (base, checks, values, ``pb_valid``).
+
+    Raises:
+        MolgenError: an unknown check name in ``config.checks``.
+    """
+    names = selected_checks(config, with_protein)
+    return [*BASE_COLUMNS, *(c for n in names for c in (n, *CHECK_COLUMNS.get(n, ()))), "pb_valid"]
 
 
 def _molblock(mol: Chem.Mol) -> str | None:
@@ -143,6 +170,11 @@ def _validate(rec: Record, names: list[str], config: ValidationConfig,
             row[name] = False
             reasons.append(f"check {name}: {' '.join(str(err).split()) or type(err).__name__}")
     row["pb_valid"] = all(bool(row[n]) for n in names if CHECKS[n].pb)
+    if built.mol is not None and not row["pb_valid"]:  # say which checks fail (an invalid molecule's reason says why)
+        explained = {r.split(":", 1)[0].removeprefix("check ") for r in reasons if r.startswith("check ")}
+        failed = [n for n in names if CHECKS[n].pb and not row[n] and n not in explained]
+        if failed:
+            reasons.append("failed checks: " + ", ".join(failed))
     row["reason"] = "; ".join(reasons) or None
     shown = built.mol if built.mol is not None else built.raw
     feats = molecule_features(shown, geometry=built.mol is not None)
@@ -299,6 +331,23 @@ def write_outputs(result: ValidationResult, out_dir: str | Path) -> dict[str, st
     return paths
 
 
+def unread_summary(records: list[Record]) -> str | None:
+    """One line naming the records that could not be read (1-based numbers, first reason), or None."""
+    bad = [r for r in records if r.mol is None]
+    if not bad:
+        return None
+    nums = ", ".join(str(r.index + 1) for r in bad[:10]) + (f", ... ({len(bad)} in all)" if len(bad) > 10 else "")
+    return (f"{len(bad)} of {len(records)} records could not be read: record{'s' * (len(bad) > 1)} {nums} "
+            f"(counting from 1; {'first ' * (len(bad) > 1)}reason: {bad[0].reason}); they are rows with read_ok = false")
+
+
+def warn_unread(records: list[Record], path: str | Path) -> None:
+    """Log :func:`unread_summary` as one warning naming the file."""
+    text = unread_summary(records)
+    if text is not None:
+        log.warning("%s: %s", path, text)
+
+
 def validate_sdf(
     path: str | Path,
     out_dir: str | Path | None = None,
@@ -321,10 +370,15 @@ def validate_sdf(
             be read (the first reason is given).
     """
     config = _with_options(config, options)
+    if out_dir is not None:
+        check_output_dir(out_dir)
     records = read_sdf_records(path, vocab)
     if all(r.mol is None for r in records):
         raise MolgenError(f"none of the {len(records)} records could be read (first: {records[0].reason})", path)
+    warn_unread(records, path)
     result = validate_records(records, reference, protein, workers, config, qm9_dir, progress)
+    if isinstance(result.metrics.get("config"), dict):
+        result.metrics["config"]["vocab"] = (vocab or DRUG).name
     if out_dir is not None:
         write_outputs(result, out_dir)
     return result

@@ -206,5 +206,8 @@ def test_full_check_set_on_a_small_batch(mols, distorted):
     res = validate_molecules([mols["paracetamol"], distorted["strained"]], progress=False, n_conformers=10)
     assert set(res.metrics["checks"]) == {n for n, c in CHECKS.items() if not c.protein}
     assert res.table["pb_valid"].tolist() == [True, False]
-    assert res.table["reason"].isna().all()
+    # the molecule that passes has no reason; the one that fails names the checks it fails
+    failed = [n for n, c in CHECKS.items() if c.pb and not c.protein and not res.table.loc[1, n]]
+    assert pd.isna(res.table.loc[0, "reason"]) and failed
+    assert res.table.loc[1, "reason"] == "failed checks: " + ", ".join(failed)
     assert np.isfinite(res.table["energy_ratio"]).all()
