@@ -167,26 +167,32 @@ def validate(
     protein: Optional[Path] = typer.Option(None, "--protein", help="Receptor PDB: adds the protein checks."),
     bonds: str = typer.Option("predicted", "--bonds", help="predicted | edm | rdkit: where the bonds come from."),
     hydrogens: str = typer.Option("auto", "--hydrogens", help="auto | keep | add: missing hydrogens."),
-    vocab: str = typer.Option("drug", "--vocab", help="Allowed elements: drug | qm9."),
+    vocab: Optional[str] = typer.Option(None, "--vocab", help="Allowed elements: drug | qm9 (default: the "
+                                        "vocabulary of the model that wrote the SDF, else drug)."),
     workers: int = typer.Option(0, "--workers", help="Worker processes (0 = in this process)."),
 ) -> None:
     """Validate generated molecules; prints the summary metrics (the same as OUT/metrics.json)."""
     from molgen.chem.vocab import get_vocab
     from molgen.validation import validate_sdf
+    from molgen.validation.io import sdf_vocab
 
     if bonds not in ("predicted", "edm", "rdkit"):
         raise MolgenError(f"--bonds must be predicted, edm or rdkit, not {bonds!r}")
     if hydrogens not in ("auto", "keep", "add"):
         raise MolgenError(f"--hydrogens must be auto, keep or add, not {hydrogens!r}")
-    try:
-        voc = get_vocab(vocab)
-    except ValueError as err:
-        raise MolgenError(str(err)) from None
+    if vocab is None:
+        voc, source = sdf_vocab(sdf)
+        logging.getLogger("molgen.validation").info("vocabulary %s, from %s", voc.name, source)
+    else:
+        try:
+            voc = get_vocab(vocab)
+        except ValueError as err:
+            raise MolgenError(str(err)) from None
     result = validate_sdf(sdf, out, vocab=voc, reference=reference, protein=protein, workers=workers,
                           qm9_dir=qm9_dir, bonds=bonds, hydrogens=hydrogens)
     keys = ("n_input", "n_failed_to_read", "atom_stable_edm", "mol_stable_edm", "atom_stable", "mol_stable",
             "valid", "valid_connected", "unique", "novel", "pb_valid", "outputs")
-    _print_json({k: result.metrics.get(k) for k in keys})
+    _print_json({"vocab": voc.name, **{k: result.metrics.get(k) for k in keys}})
 
 
 @app.command("dock")
