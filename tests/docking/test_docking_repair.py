@@ -222,3 +222,17 @@ def test_other_programs_heavy_atom_names_are_not_incomplete(piece):
     truncated = [x for x in lines if not (int(x[22:26]) == 89 and x[12:16].strip() == "CD")]
     _, _, notes = repair_pdb_text("\n".join(truncated))
     assert notes == ["A:89 LEU (incomplete side chain, missing CD1: kept as ALA)"]
+
+
+def test_auto_falls_back_to_the_packaged_obabel_and_says_why(piece, tmp_path):
+    need_vina()
+    if find_obabel() is None:
+        pytest.skip("openbabel-wheel missing: pip install molgen[docking]")
+    # a cofactor-only "receptor": no Meeko template at all, so Meeko cannot prepare it
+    lines = [("HETATM" + x[6:17] + "XYZ" + x[20:]) for x in piece if int(x[22:26]) == 88]
+    src = tmp_path / "cofactor.pdb"
+    src.write_text("\n".join(lines) + "\nEND\n")
+    rec = prepare_receptor(src, tmp_path / "cofactor.pdbqt")
+    assert rec.method == "openbabel" and rec.num_atoms >= len(lines)
+    assert len(rec.errors) == 1 and rec.errors[0].startswith("meeko: ValueError: no residue with a Meeko template")
+    assert rec.to_dict()["errors"] == rec.errors
