@@ -90,7 +90,7 @@ def read_model_file(path: str | Path) -> tuple[dict, dict, dict, dict, dict]:
         raise MolgenError("not a molgen model file: the file is empty (0 bytes)", p)
     try:
         blob = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as err:  # pickle errors, truncated files, non-torch files
+    except Exception as err:  # noqa: BLE001 - pickle errors, truncated files, non-torch files
         raise MolgenError(f"not a molgen model file, or a damaged one ({_load_problem(err)})", p) from None
     if not isinstance(blob, dict):
         raise MolgenError("not a molgen model file (it holds no model dictionary)", p)

@@ -204,3 +204,12 @@ def test_binary_reference_ligand_in_a_workflow_names_the_file(tmp_path, capsys):
     assert run_cli(["run", str(wf)]) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith(f"error: step 'generate' failed: {binary}: the reference ligand file is binary"), err
+
+
+def test_dock_columns_are_those_the_dock_step_adds():
+    from molgen.docking.scorer import empty_row
+    from molgen.pipeline.schema import DOCK_COLUMNS
+    from molgen.pipeline.steps import _DOCK_RENAME
+
+    added = {_DOCK_RENAME.get(k, k) for k in empty_row(0, "x", "score")} - {"index", "name"}
+    assert added == set(DOCK_COLUMNS)

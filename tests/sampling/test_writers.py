@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import pytest
 import torch
 from rdkit import Chem
 from torch_geometric.data import Data
@@ -81,3 +82,48 @@ def test_validation_of_impossible_molecules_reports_instead_of_crashing(tmp_path
 
         table = pd.read_parquet(tmp_path / bonds / "validation.parquet")
         assert len(table) == 2 and not table["valid"].any()
+
+
+def _aromatic_chain() -> Data:
+    """H2C:CH:NH with 'aromatic' bonds outside any ring: RDKit will not sanitise the graph as built (atoms
+    marked aromatic), but the record written from it passes `molgen validate`'s sanitization."""
+    vocab = get_vocab("qm9")
+    el = ["C", "C", "N", "H", "H", "H", "H"]
+    bonds = [(0, 1, 4), (1, 2, 4), (0, 3, 1), (0, 4, 1), (1, 5, 1), (2, 6, 1)]
+    ei = torch.tensor([[a for a, b, _ in bonds] + [b for a, b, _ in bonds],
+                       [b for a, b, _ in bonds] + [a for a, b, _ in bonds]])
+    pos = torch.tensor([[0, 0, 0], [1.4, 0, 0], [2.1, 1.2, 0], [-0.5, 0.9, 0.3], [-0.5, -0.9, -0.3],
+                        [1.9, -0.9, 0.2], [3.1, 1.2, 0.1]], dtype=torch.float)
+    return Data(pos=pos, atom_type=torch.tensor([vocab.elements.index(e) for e in el]),
+                charge=torch.full((7,), vocab.charges.index(0)), edge_index=ei,
+                bond_type=torch.tensor([t for *_, t in bonds] * 2), name="chain")
+
+
+def test_sanitized_count_is_validate_valid_count(tmp_path):
+    """One definition: write_sdf's `sanitized` (and each record's molgen_sanitized) is what `molgen validate`
+    calls valid, with its default settings."""
+    from molgen.chem.convert import data_to_mol
+    from molgen.validation import validate_sdf
+
+    vocab = get_vocab("qm9")
+    chain = _aromatic_chain()
+    with pytest.raises(Chem.rdchem.MolSanitizeException):  # the discriminating case: RDKit refuses the graph
+        data_to_mol(chain, vocab, sanitize=True)
+    garbage = _complete(12, vocab.elements.index("C"), vocab.charges.index(0), 3)
+    graphs = [_ethanol(), chain, garbage]
+    counts = write_sdf(graphs, vocab, tmp_path / "out.sdf")
+    result = validate_sdf(tmp_path / "out.sdf", vocab=vocab, progress=False, checks=["bond_lengths"])
+    assert result.table["valid"].tolist() == [True, True, False]
+    assert counts == {"written": 3, "sanitized": int(result.table["valid"].sum())}
+    flags = [m.GetProp("molgen_sanitized") for m in Chem.SDMolSupplier(str(tmp_path / "out.sdf"), sanitize=False,
+                                                                          removeHs=False)]
+    assert flags == ["1", "1", "0"]
+
+
+def test_records_name_their_vocabulary(tmp_path):
+    from molgen.validation.io import sdf_vocab
+
+    write_sdf([_ethanol()], get_vocab("qm9"), tmp_path / "out.sdf")
+    assert "<molgen_vocab>\nqm9\n" in (tmp_path / "out.sdf").read_text()
+    vocab, source = sdf_vocab(tmp_path / "out.sdf")
+    assert vocab.name == "qm9" and "molgen_vocab" in source
