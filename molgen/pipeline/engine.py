@@ -6,6 +6,12 @@ steps and complete chunks (a killed run loses at most the chunks in flight). The
 step hashes its settings, the workflow seed, its input step's fingerprint and, for generate, the
 checkpoint's SHA-256, so changing a setting recomputes that step and what follows it, nothing else.
 
+A chunk is trusted only while its files match the sizes and SHA-256 sums of its ``done.json`` and its
+input chunk is the one it was computed from; otherwise it is recomputed (and the manifest's
+``warnings`` say so, as they say when a filter keeps nothing or ``final.sdf`` is empty). A run holds
+``RUN_DIR/run.lock`` (``flock``; a shard: ``shards/I/run.lock``), so a second run into the same
+directory is refused; SIGTERM or Ctrl-C leaves the manifest ``interrupted``, and a rerun resumes.
+
 Sharding (``--shard I/N``): shard I computes the chunks k with k mod N = I of every molecule step
 and records itself in ``shards/I/manifest.json``; ``molgen merge RUN_DIR`` checks that every chunk
 exists and writes the merged outputs, the final files and the report, as a plain run would.
