@@ -50,6 +50,10 @@ def main(argv: list[str] | None = None) -> dict:
     opts = {".".join(k): v for k, v in (parse_override(o) for o in args.option)}
     ckpt = args.checkpoint or default_checkpoint()
     gm = load_model(ckpt, process_options=opts or None)
+    if args.reference is not None:  # canonicalised once, not once per row
+        from molgen.validation.reference import load_reference
+
+        args.reference = load_reference(args.reference)
     rows = []
     folder = args.save_sdf or Path(tempfile.mkdtemp(prefix="molgen_quality_"))
     folder.mkdir(parents=True, exist_ok=True)

@@ -39,7 +39,8 @@ def data_prepare(
                                                     "complexes: index CSV; qm9: qm9pack CSV folder or QM9 archive)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output cache directory."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Keep at most this many molecules."),
-    vocab: str = typer.Option("drug", "--vocab", help="Element vocabulary for sdf/moses/complexes."),
+    vocab: str = typer.Option("drug", "--vocab", help="Element vocabulary: drug | drug_heavy for "
+                              "sdf/moses/complexes; qm9 (default for qm9) | qm9_heavy for qm9."),
     cutoff: float = typer.Option(8.0, "--cutoff", help="complexes: pocket cutoff around the ligand, Å."),
     ca_only: bool = typer.Option(False, "--ca-only", help="complexes: pocket as Cα atoms only."),
     workers: int = typer.Option(0, "--workers", help="qm9/moses: worker processes (0 = all cores)."),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.conftest import ROOT
 
@@ -63,3 +64,63 @@ def test_pocket_site_means_skip_missing_figures():
             {"protein": "b", "valid": 0.5, "qed": 0.4, "generated": 20, "vina": {}},
             {"protein": "c", "valid": 0.25, "qed": 0.6, "generated": 20, "vina": {}}]
     assert site_means(rows) == {"valid": 0.25, "qed": 0.5}
+
+
+def _heavy_sample(tmp_path):
+    from molgen.data.qm9 import prepare_qm9
+
+    out = tmp_path / "qm9_heavy"
+    prepare_qm9(out, source=ROOT / "data" / "qm9" / "qm9_sample.csv", workers=0, vocab="qm9_heavy")
+    return out
+
+
+def test_learning_benchmark_trains_to_a_cpu_budget_and_evaluates_the_file(tmp_path):
+    """Two configs, 0.06 CPU-minutes each, two evaluation points: every row is sampled, written and
+    validated from the file (all asked molecules written), at a CPU time past its mark."""
+    data = _heavy_sample(tmp_path)
+    out = tmp_path / "learning.json"
+    sets = [f"data.train={data / 'train'}", "model.hidden=16", "model.num_layers=2", "data.batch_size=16"]
+    cmd = [sys.executable, "-m", "benchmarks.learning", "--configs", str(ROOT / "configs" / "qm9_heavy_flow.yaml"),
+           str(ROOT / "configs" / "learning" / "heavy_shipped.yaml"), "--budget-cpu-min", "0.06", "--evals", "2",
+           "--num", "12", "--batch-size", "12", "--jobs", "2", "--work", str(tmp_path / "work"),
+           "--reference", str(data / "train_smiles.txt"), "--out", str(out), *(f"--set={s}" for s in sets)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900, check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads(out.read_text())
+    assert [c["name"] for c in res["configs"]] == ["qm9_heavy_flow", "heavy_shipped"]
+    for c in res["configs"]:
+        assert c["budget_cpu_s"] == 3.6 and len(c["rows"]) == 2
+        marks = [1.8, 3.6]
+        for row, mark in zip(c["rows"], marks):
+            assert row["cpu_s"] >= mark and row["step"] > 0 and row["written"] == 12 == row["num"]
+            assert row["vocab"] == "qm9_heavy" and row["mol_stable_edm"] is None
+            assert 0 <= row["valid_connected"] <= row["valid"] <= 1
+        assert c["rows"][1]["step"] > c["rows"][0]["step"]
+        prof = c["profile"]
+        assert set(prof["seconds"]) == {"collate", "noise", "self_cond", "forward", "loss", "backward", "optimizer_ema"}
+        assert abs(sum(prof["share"].values()) - 1) < 0.01
+        run = Path(c["run_dir"])  # a normal, resumable run
+        assert (run / "checkpoints" / "last.ckpt").is_file() and (run / "config.yaml").is_file()
+    assert "| qm9_heavy_flow |" in out.with_suffix(".md").read_text()
+    assert out.with_suffix(".png").stat().st_size > 10_000
+
+
+def test_gpu_script_cpu_dry_run(tmp_path):
+    """``benchmarks/gpu/train_and_export.sh --budget-s 60`` on CPU: the shipped config trains on the committed
+    sample for what the budget leaves, and the exported model and its JSON come back under $OUT."""
+    import os
+
+    from molgen.training import load_model
+
+    out = tmp_path / "out"
+    proc = subprocess.run(["bash", "benchmarks/gpu/train_and_export.sh", "--budget-s", "60"], cwd=ROOT,
+                          env={**os.environ, "OUT": str(out)}, capture_output=True, text=True, timeout=600,
+                          check=False)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    res = json.loads((out / "gpu_train.json").read_text())
+    assert res["cuda"] is False and res["steps"] > 0 and res["budget_s"] == 60
+    assert res["config"].endswith("configs/qm9_heavy_flow.yaml")
+    assert res["quality"]["written"] == res["quality"]["num"] == 50
+    gm = load_model(out / "model.ckpt")  # weights_only=True
+    assert gm.vocab.name == "qm9_heavy"
+    assert (out / "metrics.csv").is_file()

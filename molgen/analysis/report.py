@@ -200,6 +200,7 @@ def build_summary(run: Run) -> dict:
             "generated": time.strftime("%Y-%m-%dT%H:%M:%S"), "seed": manifest.get("seed"),
             "overview": overview, "steps": steps,
             "validation": validation, "docking": docking, "final": manifest.get("final", {}),
+            "warnings": list(manifest.get("warnings", [])),
             "tool_versions": manifest.get("tool_versions", {})}
 
 
@@ -482,6 +483,9 @@ def render_html(run: Run, summary: dict | None = None, reference_max: int = 1000
              (f'<p>status: <b class="status-{status}">{status}</b> &middot; seed {_fmt(summary.get("seed"))} '
               f"&middot; {_fmt(summary.get('run_dir'))} &middot; report of "
               f"{_fmt(summary.get('generated'))}</p>")]
+    if summary.get("warnings"):  # an empty final.sdf, a filter that kept nothing, recomputed chunks
+        parts.append('<ul class="warnings">' + "".join(f'<li class="error">warning: {html.escape(w)}</li>'
+                                                       for w in summary["warnings"]) + "</ul>")
     if summary.get("overview"):
         parts.append('<h2 id="overview">At a glance</h2>' + _overview_html(summary["overview"]))
     sections = [s for s in run.steps.values() if s.type in ("validate", "dock") and s.status == "complete"]

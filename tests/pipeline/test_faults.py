@@ -150,6 +150,8 @@ def test_filter_that_keeps_nothing_warns(tiny_checkpoint, tmp_path, capsys):
     assert m["warnings"] == ["step 'keep' kept none of its 2 molecules (where: n_atoms > 1000)",
                              "final.sdf is empty: no molecule came through step 'keep'"]
     assert (tmp_path / "run" / "final.sdf").read_text() == ""
+    report = (tmp_path / "run" / "report.html").read_text()  # and the report says so
+    assert "warning: final.sdf is empty: no molecule came through step &#x27;keep&#x27;" in report
 
 
 def test_filter_on_an_unknown_column_is_refused_before_running(tiny_checkpoint, tmp_path, capsys):
