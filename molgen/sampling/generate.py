@@ -150,8 +150,9 @@ def check_outputs(out: str | Path) -> None:
 
 
 def default_checkpoint() -> Path:
-    """The shipped QM9 model (``data/checkpoints/qm9_flow.ckpt`` in the source tree)."""
-    here = Path(__file__).resolve().parents[2] / "data" / "checkpoints" / "qm9_flow.ckpt"
+    """The shipped default QM9 model, heavy atoms (``data/checkpoints/qm9_heavy_flow.ckpt`` in the source
+    tree; ``MOLGEN_CHECKPOINT`` overrides). The explicit-hydrogen model is ``qm9_flow.ckpt`` beside it."""
+    here = Path(__file__).resolve().parents[2] / "data" / "checkpoints" / "qm9_heavy_flow.ckpt"
     env = os.environ.get("MOLGEN_CHECKPOINT")
     path = Path(env) if env else here
     if not path.is_file():
