@@ -191,7 +191,7 @@ def evaluate(model_file: Path, num: int, steps: int, batch_size: int, reference:
 
 # -------------------------------------------------------------------------------------------- driver
 def _table(results: list[dict]) -> str:
-    lines = ["| config | CPU min | step | step s (profile) | valid | valid & connected | mol stable | "
+    lines = ["| config | CPU min | step | step s (profile, as run) | valid | valid & connected | mol stable | "
              "atom stable | mol stable (EDM) | unique | novel |", "|" + "---|" * 11]
     for r in results:
         for row in r["rows"]:

@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--subnormal-rbf", action="store_true", help="keep the subnormal floats of the distance "
+                    "basis (the behaviour before molgen.models.layers.RBF_ZERO_EXPONENT), for a side-by-side ratio")
     ap.add_argument("overrides", nargs="*", help="config overrides key=value")
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)
@@ -36,6 +38,10 @@ def main(argv: list[str] | None = None) -> dict:
     from molgen.training.module import MolgenModule
 
     torch.set_num_threads(args.threads)
+    if args.subnormal_rbf:
+        import molgen.models.layers as layers
+
+        layers.RBF_ZERO_EXPONENT = float("inf")
     cfg = load_config(args.config, [f"data.train={args.data.resolve()}", *args.overrides])
     dm = MoleculeDataModule(cfg.data.train, None, cfg.data.batch_size, cfg.data.max_atoms, seed=cfg.seed)
     module = MolgenModule(config_to_dict(cfg), dm.stats, dm.vocab.to_dict()).to(args.device)
@@ -58,6 +64,7 @@ def main(argv: list[str] | None = None) -> dict:
             graphs.append(int(batch.num_graphs))
     result = {
         "config": str(args.config), "overrides": args.overrides, "device": args.device, "threads": args.threads,
+        "subnormal_rbf": args.subnormal_rbf,
         "params": sum(p.numel() for p in module.model.parameters()),
         "batch_graphs": cfg.data.batch_size, "steps": args.steps,
         "seconds_per_step_median": round(statistics.median(times), 4),

@@ -129,8 +129,11 @@ def train(cfg: Config, resume: bool = False, extra_callbacks: list | None = None
         module.model = torch.compile(module.model)
 
     callbacks = [
+        # no version counter: a resumed run (also one copied to another folder) overwrites last.ckpt,
+        # which is what `--resume` reads; Lightning would otherwise write last-v1.ckpt beside a stale one
         ModelCheckpoint(dirpath=ckpt_dir, filename="step{step}", save_last=True, save_top_k=0,
-                        every_n_train_steps=cfg.train.checkpoint_every_n_steps, auto_insert_metric_name=False),
+                        every_n_train_steps=cfg.train.checkpoint_every_n_steps, auto_insert_metric_name=False,
+                        enable_version_counter=False),
         ResumeDataOrder(dm, cfg.trainer.accumulate_grad_batches),
         ExportOnEnd(run / "model.ckpt"),
         LearningRateMonitor(logging_interval="step"),

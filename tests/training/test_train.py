@@ -68,6 +68,14 @@ def test_smoke_train_then_sample(qm9_prepared, tmp_path):
     assert abs(last_lr[0] - 0.05 * cfg.optim.lr) < 1e-12  # past the horizon: the floor, min_lr_ratio × lr
     assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 20
     assert run_cli(["train", "--resume", str(run), str(ROOT / "configs" / "qm9_flow.yaml")]) == 2
+    # a run directory copied elsewhere resumes from, and saves to, its own last.ckpt (not last-v1.ckpt)
+    import shutil
+
+    copy = tmp_path / "copied_run"
+    shutil.copytree(run, copy)
+    assert run_cli(["train", "--resume", str(copy), "train.max_steps=24"]) == 0
+    assert torch.load(copy / "checkpoints" / "last.ckpt", weights_only=True)["global_step"] == 24
+    assert not list((copy / "checkpoints").glob("last-v*.ckpt"))
     summary = json.loads(out.with_suffix(".json").read_text())
     assert summary["num"] == 6 and summary["molecules_per_s"] > 0
 
