@@ -9,7 +9,7 @@ A workflow is global settings plus a list of named steps::
     workers: 0                         # processes for validation/docking inside one chunk
     executor: {name: local}            # local | dask (address, LocalCluster or a SLURMCluster section)
     steps:
-      - {name: generate, type: generate, checkpoint: ../data/checkpoints/qm9_flow.ckpt, num: 100}
+      - {name: generate, type: generate, checkpoint: ../data/checkpoints/qm9_heavy_flow.ckpt, num: 100}
       - {name: validate, type: validate, input: generate}
       - {name: good, type: filter, input: validate, where: "qed > 0.5 and pb_valid"}
       - {name: report, type: report}

@@ -148,7 +148,7 @@ def test_quickstart_passes_the_schema(ckpt):
     wf = load_workflow(QUICKSTART, check_files=False)
     assert [s.type for s in wf.steps] == ["generate", "validate", "report"]
     gen = wf.step("generate")
-    assert gen.checkpoint == (ROOT / "data" / "checkpoints" / "qm9_flow.ckpt").resolve()
+    assert gen.checkpoint == (ROOT / "data" / "checkpoints" / "qm9_heavy_flow.ckpt").resolve()
     assert wf.out_dir == (ROOT / "runs" / "quickstart").resolve()
     # with the checkpoint present the file checks pass too
     wf = load_workflow(QUICKSTART, [f"steps.generate.checkpoint={ckpt}"])
