@@ -82,8 +82,8 @@ def _ref_table(reference) -> pd.DataFrame | None:
 
 def _ref_name(reference) -> str:
     """Legend label of a reference file (``reference`` for a bare DataFrame)."""
-    name = getattr(reference, "name", None)
-    return f"reference {name}" if name else "reference"
+    name = getattr(reference, "name", None)  # a DataFrame with a "name" column gives a Series here
+    return f"reference {name}" if isinstance(name, str) and name else "reference"
 
 
 def _training(stats):

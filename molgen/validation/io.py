@@ -60,8 +60,13 @@ def _parse_message(block: str) -> str:
 
     sys.stderr.flush()
     saved = os.dup(2)
+    # another part of the process may have disabled RDKit's log (RDLogger.DisableLog): enable the two
+    # levels the parser writes to for this one parse, and restore them after
+    status = dict(line.split(":") for line in rdBase.LogStatus().splitlines() if ":" in line)
     with tempfile.TemporaryFile(mode="w+b") as tmp:
         try:
+            for level in ("rdApp.warning", "rdApp.error"):
+                rdBase.EnableLog(level)
             os.dup2(tmp.fileno(), 2)
             with rdBase.CaptureErrorLog() as cap:
                 try:
@@ -71,6 +76,9 @@ def _parse_message(block: str) -> str:
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+            for level in ("rdApp.warning", "rdApp.error"):
+                if status.get(level) == "disabled":
+                    rdBase.DisableLog(level)
         tmp.seek(0)
         text = tmp.read().decode("utf-8", "replace")
     return _short_rdkit_message(text + "\n" + cap.messages)

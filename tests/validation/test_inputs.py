@@ -91,3 +91,19 @@ def test_check_columns_are_what_the_checks_return():
         assert set(row) - base - {name} == set(CHECK_COLUMNS[name]), name
     cols = table_columns(ValidationConfig(checks=("bond_lengths", "no_protein_clash")), with_protein=False)
     assert "bond_lengths_n_bad" in cols and "protein_clash_n" not in cols and cols[-1] == "pb_valid"
+
+
+def test_unreadable_record_reason_survives_a_disabled_rdkit_log(mols, tmp_path):
+    """Sampling code disables RDKit's log (RDLogger.DisableLog); the parser's message is still the reason,
+    and the log is left as it was found."""
+    from rdkit import RDLogger, rdBase
+
+    path = _mixed_sdf(mols, tmp_path)
+    RDLogger.DisableLog("rdApp.*")
+    try:
+        res = validate_sdf(path, tmp_path / "out", vocab=QM9, progress=False, checks=CHEAP)
+        assert "rdApp.warning:disabled" in rdBase.LogStatus()
+    finally:
+        RDLogger.EnableLog("rdApp.warning")
+        RDLogger.EnableLog("rdApp.error")
+    assert res.table.loc[1, "reason"].startswith("RDKit could not parse the record: Cannot convert 'gar'")
