@@ -8,6 +8,7 @@ becomes a row of the table; only a file that cannot be read at all raises :class
 from __future__ import annotations
 
 import gzip
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -60,11 +61,19 @@ def _parse_message(block: str) -> str:
 
     sys.stderr.flush()
     saved = os.dup(2)
-    # another part of the process may have disabled RDKit's log (RDLogger.DisableLog): enable the two
-    # levels the parser writes to for this one parse, and restore them after
+    # Another part of the process may have disabled RDKit's log (RDLogger.DisableLog), or sent it to
+    # Python's logging (meeko and posebusters call rdBase.LogToPythonLogger on import). For this one
+    # parse: the two levels the parser writes to are on, and the "rdkit" logger's records are collected
+    # here instead of reaching its handlers; all of it is restored after.
     status = dict(line.split(":") for line in rdBase.LogStatus().splitlines() if ":" in line)
+    records: list[str] = []
+    collect = logging.Handler()
+    collect.emit = lambda record: records.append(record.getMessage())
+    rd_logger = logging.getLogger("rdkit")
+    handlers, propagate = rd_logger.handlers[:], rd_logger.propagate
     with tempfile.TemporaryFile(mode="w+b") as tmp:
         try:
+            rd_logger.handlers, rd_logger.propagate = [collect], False
             for level in ("rdApp.warning", "rdApp.error"):
                 rdBase.EnableLog(level)
             os.dup2(tmp.fileno(), 2)
@@ -79,9 +88,10 @@ def _parse_message(block: str) -> str:
             for level in ("rdApp.warning", "rdApp.error"):
                 if status.get(level) == "disabled":
                     rdBase.DisableLog(level)
+            rd_logger.handlers, rd_logger.propagate = handlers, propagate
         tmp.seek(0)
         text = tmp.read().decode("utf-8", "replace")
-    return _short_rdkit_message(text + "\n" + cap.messages)
+    return _short_rdkit_message("\n".join([text, cap.messages, *records]))
 
 
 def validation_vocab(vocab: Vocab) -> Vocab:

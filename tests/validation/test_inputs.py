@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
+
 import numpy as np
 from rdkit import Chem
 
@@ -93,17 +95,28 @@ def test_check_columns_are_what_the_checks_return():
     assert "bond_lengths_n_bad" in cols and "protein_clash_n" not in cols and cols[-1] == "pb_valid"
 
 
-def test_unreadable_record_reason_survives_a_disabled_rdkit_log(mols, tmp_path):
-    """Sampling code disables RDKit's log (RDLogger.DisableLog); the parser's message is still the reason,
-    and the log is left as it was found."""
+@pytest.mark.parametrize("route", ["cpp", "python"])
+def test_unreadable_record_reason_survives_rdkit_log_settings(mols, tmp_path, caplog, route):
+    """Sampling code disables RDKit's log (RDLogger.DisableLog), and meeko and posebusters send it to Python's
+    logging on import (rdBase.LogToPythonLogger): either way the parser's message is the reason, molgen's
+    warning is the only one, and the log settings are left as they were found."""
+    import sys
+
     from rdkit import RDLogger, rdBase
 
     path = _mixed_sdf(mols, tmp_path)
+    if route == "python":
+        rdBase.LogToPythonLogger()
     RDLogger.DisableLog("rdApp.*")
     try:
-        res = validate_sdf(path, tmp_path / "out", vocab=QM9, progress=False, checks=CHEAP)
+        with caplog.at_level(logging.WARNING):
+            res = validate_sdf(path, tmp_path / "out", vocab=QM9, progress=False, checks=CHEAP)
         assert "rdApp.warning:disabled" in rdBase.LogStatus()
     finally:
         RDLogger.EnableLog("rdApp.warning")
         RDLogger.EnableLog("rdApp.error")
+        if route == "python" and not {"meeko", "posebusters"} & set(sys.modules):
+            rdBase.LogToCppStreams()
     assert res.table.loc[1, "reason"].startswith("RDKit could not parse the record: Cannot convert 'gar'")
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "2 of 4 records could not be read" in warnings[0], warnings
