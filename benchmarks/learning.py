@@ -162,11 +162,11 @@ def _reference(path: Path):
 
 def evaluate(model_file: Path, num: int, steps: int, batch_size: int, reference: Path | None, run: Path) -> dict:
     """Sample ``num`` molecules, write them to SDF, validate the file: the metrics in :data:`KEEP`."""
-    from molgen.chem.vocab import get_vocab
     from molgen.sampling.generate import generate_graphs
     from molgen.sampling.writers import write_sdf
     from molgen.training.checkpoint import load_model
     from molgen.validation import validate_sdf
+    from molgen.validation.io import validation_vocab
 
     gm = load_model(model_file)
     if reference is not None:
@@ -178,7 +178,7 @@ def evaluate(model_file: Path, num: int, steps: int, batch_size: int, reference:
     sdf = run / f"{model_file.stem}_steps{steps}.sdf"
     write_sdf(graphs, gm.vocab, sdf)
     # the file holds a heavy-atom model's molecules with their RDKit hydrogens: read them with hydrogen
-    res = validate_sdf(sdf, vocab=get_vocab(gm.vocab.name.removesuffix("_heavy")), reference=reference, checks=(),
+    res = validate_sdf(sdf, vocab=validation_vocab(gm.vocab), reference=reference, checks=(),
                        progress=False)
     m = res.metrics
     row = {k: m.get(k) for k in KEEP}

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from molgen.errors import MolgenError
 
@@ -72,18 +72,28 @@ class OptimConfig(_Strict):
     run's ``train.max_steps`` and written into the run's config.yaml, so that a resumed run keeps its
     schedule whatever new ``max_steps`` it is given (past ``decay_steps`` the LR stays at the floor).
     A run meant to go on for as long as it improves takes ``constant`` (SemlaFlow: warm-up, then
-    constant, with EMA weights for sampling).
+    constant, with EMA weights for sampling). ``cooldown`` is warm-up, constant up to ``decay_start``,
+    then a decay to the floor over ``decay_steps`` shaped 1 − √(fraction) (the warmup-stable-decay
+    schedule; Hägele et al. 2024 found this shape the best cooldown, matching a cosine of the same
+    length): a constant run is forked at any step and cooled for export while the main run goes on.
     """
 
     lr: float = Field(5e-4, gt=0)
     weight_decay: float = Field(1e-12, ge=0)
     warmup_steps: int = Field(500, ge=0)
-    schedule: Literal["constant", "cosine"] = "cosine"
+    schedule: Literal["constant", "cosine", "cooldown"] = "cosine"
     decay_steps: int | None = Field(None, ge=1, description="cosine horizon in steps (default: the "
-                                    "first max_steps of the run)")
+                                    "first max_steps of the run); cooldown: its length")
+    decay_start: int | None = Field(None, ge=0, description="cooldown: the step its decay starts at")
     min_lr_ratio: float = Field(0.05, ge=0, le=1)
     grad_clip: float | None = Field(1.0, gt=0)
     ema_decay: float | None = Field(0.999, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _cooldown_is_placed(self) -> OptimConfig:
+        if self.schedule == "cooldown" and (self.decay_start is None or self.decay_steps is None):
+            raise ValueError("schedule 'cooldown' needs optim.decay_start and optim.decay_steps")
+        return self
 
 
 class TrainConfig(_Strict):

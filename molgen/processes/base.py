@@ -62,6 +62,9 @@ class GenerativeProcess:
         discrete: ``masked`` (absorbing state, default), ``uniform`` or ``continuous`` (one-hot
             relaxation noised like the coordinates).
         discrete_schedule: kappa(t) of the discrete modes, ``linear`` or ``cosine``.
+        discrete_stochasticity: sampling only: η, the rate at which decided tokens are reset to the
+            prior and drawn again (:mod:`molgen.processes.discrete`; 0 = none).
+        discrete_temperature: sampling only: τ of the categorical jumps (1 = the predicted posterior).
         onehot_scale: factor on one-hot vectors in the continuous mode (EDM divides one-hot types
             by 4, hence 0.25).
         loss_weights: weights of ``pos``, ``type``, ``charge``, ``bond`` in ``loss``; missing keys
@@ -86,6 +89,8 @@ class GenerativeProcess:
         *,
         discrete: str = "masked",
         discrete_schedule: str = "linear",
+        discrete_stochasticity: float = 0.0,
+        discrete_temperature: float = 1.0,
         onehot_scale: float = 0.25,
         loss_weights: dict[str, float] | None = None,
         time_dist: str = "uniform",
@@ -97,7 +102,10 @@ class GenerativeProcess:
         self.cat = (
             {}
             if self.continuous_classes
-            else {f: Categorical(k, discrete, discrete_schedule) for f, k in self.num_classes.items()}
+            else {
+                f: Categorical(k, discrete, discrete_schedule, discrete_stochasticity, discrete_temperature)
+                for f, k in self.num_classes.items()
+            }
         )
         unknown = set(loss_weights or {}) - set(DEFAULT_LOSS_WEIGHTS)
         if unknown:

@@ -15,7 +15,16 @@ distribution p̂(x1 | x_t). Conditioned on x1 this reproduces p_s(· | x1) exact
 single-token marginals are exact at every grid point. For the masked mode only masked tokens are
 eligible (unmasked tokens are final: absorbing process); for the uniform mode every token is. This is
 the Euler step of the marginal rate u_t(j | x) = kappa'/(1 − kappa) (p̂(j | x) − δ(j, x)) taken in
-its exact-per-token form; no extra detailed-balance noise is added.
+its exact-per-token form.
+
+Two sampling-time options (Campbell et al. 2024, section 3.3 and appendix): ``stochasticity`` η adds
+detailed-balance noise, so that tokens already decided are reconsidered in the light of the rest of the
+molecule: before the jump, every eligible token not at the prior is reset to a prior draw with
+probability r = min(1, η (s − t)) (masked mode: remasked), which moves kappa_t to kappa' = (1 − r)
+kappa_t, and the jump then uses c = (kappa(s) − kappa') / (1 − kappa'). Both operations keep the mixture
+form, so the marginals stay exact at every grid point for any η; as s − t → 0 the rates are Campbell's
+R^DB (remask rate η, extra unmask rate η kappa / (1 − kappa)). ``temperature`` τ draws from
+softmax(logits / τ) instead of softmax(logits): τ < 1 sharpens, and is not exact.
 """
 
 from __future__ import annotations
@@ -42,12 +51,26 @@ class Categorical:
         num_classes: K.
         mode: ``masked`` (absorbing state, class index K) or ``uniform``.
         schedule: kappa schedule, ``linear`` or ``cosine``.
+        stochasticity: η ≥ 0, the reset rate of decided tokens per unit time (0: none).
+        temperature: τ > 0 of the jump distribution (1: the predicted posterior).
     """
 
-    def __init__(self, num_classes: int, mode: str = "masked", schedule: str = "linear") -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        mode: str = "masked",
+        schedule: str = "linear",
+        stochasticity: float = 0.0,
+        temperature: float = 1.0,
+    ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown discrete mode {mode!r}; choose one of {MODES} or 'continuous'")
+        if not stochasticity >= 0:
+            raise ValueError(f"discrete stochasticity must be >= 0, got {stochasticity}")
+        if not temperature > 0:
+            raise ValueError(f"discrete temperature must be > 0, got {temperature}")
         self.num_classes, self.mode, self.schedule = num_classes, mode, schedule
+        self.stochasticity, self.temperature = float(stochasticity), float(temperature)
         kappa(0.0, schedule)  # fail early on an unknown schedule
 
     @property
@@ -87,6 +110,10 @@ class Categorical:
             t, s: current and next time, s > t.
         """
         kt, ks = float(self.kappa(t)), float(self.kappa(s))
+        if self.stochasticity > 0 and s > t:
+            r = min(1.0, self.stochasticity * (s - t))
+            x = self._reset(x, r, generator)
+            kt *= 1 - r
         c = 1.0 if kt >= 1 else min(1.0, max(0.0, (ks - kt) / (1 - kt)))
         jump = torch.rand(x.shape, generator=generator, device=x.device, dtype=torch.float64) < c
         if self.mode == "masked":
@@ -94,8 +121,14 @@ class Categorical:
         idx = jump.nonzero().squeeze(-1)
         if idx.numel() == 0:
             return x
-        probs = torch.softmax(logits[idx].double(), -1)
+        probs = torch.softmax(logits[idx].double() / self.temperature, -1)
         return x.index_put((idx,), sample_categorical(probs, generator))
+
+    def _reset(self, x: Tensor, r: float, generator: torch.Generator | None) -> Tensor:
+        """Send each token to a fresh prior draw with probability r (masked: remask the unmasked ones;
+        a masked token is already at the prior)."""
+        reset = torch.rand(x.shape, generator=generator, device=x.device, dtype=torch.float64) < r
+        return torch.where(reset, self.prior(x.numel(), x.device, generator), x)
 
     def finalize(self, x: Tensor, logits: Tensor | None) -> Tensor:
         """Replace any masked token left by the argmax of ``logits [M, K]``."""

@@ -158,11 +158,16 @@ class MolgenModule(L.LightningModule):
             total = self.trainer.estimated_stepping_batches if self.trainer is not None else 0
             total = int(total) if total and math.isfinite(total) else 0
         floor = float(o.get("min_lr_ratio", 0.05))
-        cosine = o.get("schedule", "cosine") == "cosine" and total > warmup
+        schedule = o.get("schedule", "cosine")
+        cosine = schedule == "cosine" and total > warmup
+        start = int(o.get("decay_start") or 0)
 
         def factor(step: int) -> float:
             if warmup and step < warmup:
                 return (step + 1) / warmup
+            if schedule == "cooldown":  # constant, then 1 - sqrt(fraction) down to the floor
+                frac = min(1.0, max(0.0, (step - start) / total))
+                return floor + (1 - floor) * (1 - math.sqrt(frac))
             if not cosine:
                 return 1.0
             frac = min(1.0, (step - warmup) / max(1, total - warmup))

@@ -17,9 +17,14 @@ K = 4
 
 
 @pytest.mark.parametrize("mode", ["masked", "uniform"])
-@pytest.mark.parametrize(("schedule", "steps"), [("linear", 1), ("linear", 3), ("cosine", 5)])
-def test_discrete_sampler_marginals_at_every_grid_point(mode, schedule, steps):
-    proc = build_process("flow", K, 2, discrete=mode, discrete_schedule=schedule)
+@pytest.mark.parametrize(
+    ("schedule", "steps", "eta"), [("linear", 1, 0.0), ("linear", 3, 0.0), ("cosine", 5, 0.0), ("linear", 4, 3.0),
+                                   ("cosine", 3, 30.0)]
+)
+def test_discrete_sampler_marginals_at_every_grid_point(mode, schedule, steps, eta):
+    """Exact for any η too: the reset and the jump both keep the mixture form (η = 30 resets every
+    decided token on the 3-step grid)."""
+    proc = build_process("flow", K, 2, discrete=mode, discrete_schedule=schedule, discrete_stochasticity=eta)
     cat = proc.cat["atom_type"]
     m, slots = 20000, 2
     pi = random_marginals(slots, K, 0)
@@ -64,3 +69,32 @@ def test_sample_categorical_frequencies():
     assert ((freq - probs[0]).abs() <= 4 * (probs[0] * (1 - probs[0]) / 30000).sqrt()).all()
     assert sample_categorical(torch.tensor([[0.0, 0.0, 1.0]])).item() == 2
     assert math.isclose(float(freq.sum()), 1.0)
+
+
+def test_stochasticity_reconsiders_decided_tokens():
+    """η > 0 remasks unmasked tokens at rate η; η = 0 never changes them (absorbing)."""
+    x = torch.tensor([0, 1, 2] * 2000)
+    logits = torch.zeros(6000, 3)
+    g = torch.Generator().manual_seed(0)
+    assert torch.equal(Categorical(3, "masked").step(x, logits, 0.5, 0.6, g), x)
+    moved = Categorical(3, "masked", stochasticity=2.0).step(x, logits, 0.5, 0.6, g)
+    # P(remask) = 0.2; a remasked token is redrawn at c = (0.6 - 0.4) / 0.6 = 1/3, then as uniform
+    # over 3 classes (1/3 of redraws land on the old class): P(masked) = 0.2 * 2/3, P(changed) = 0.2/3 * 2/3
+    frac_masked = float((moved == 3).double().mean())
+    frac_changed = float(((moved != x) & (moved < 3)).double().mean())
+    assert abs(frac_masked - 0.2 * 2 / 3) < 4 * math.sqrt(0.133 * 0.867 / 6000)
+    assert abs(frac_changed - 0.2 / 3 * 2 / 3) < 4 * math.sqrt(0.044 * 0.956 / 6000)
+
+
+def test_temperature_sharpens_the_jump_distribution():
+    logits = torch.log(torch.tensor([[0.2, 0.3, 0.5]])).expand(20000, 3)
+    x = torch.full((20000,), 3)
+    g = torch.Generator().manual_seed(0)
+    cold = Categorical(3, "masked", temperature=0.5).step(x, logits, 0.0, 1.0, g)
+    expect = torch.tensor([0.04, 0.09, 0.25], dtype=torch.float64) / 0.38  # p^(1/τ), normalised
+    freq = torch.bincount(cold, minlength=3).double() / 20000
+    assert ((freq - expect).abs() <= 4 * (expect * (1 - expect) / 20000).sqrt()).all()
+    with pytest.raises(ValueError, match="temperature"):
+        Categorical(3, "masked", temperature=0.0)
+    with pytest.raises(ValueError, match="stochasticity"):
+        Categorical(3, "masked", stochasticity=-1.0)

@@ -207,16 +207,19 @@ def test_pocket_run_resumed_equals_uninterrupted(tmp_path):
 
 
 def test_lr_schedule_is_decided_by_the_config_not_the_step_limit(qm9_prepared, tmp_path):
-    """Cosine over ``optim.decay_steps`` whatever ``max_steps`` a resumed run gets; ``constant`` stays at lr."""
+    """Cosine over ``optim.decay_steps`` whatever ``max_steps`` a resumed run gets; ``constant`` stays at lr;
+    ``cooldown`` is constant to ``decay_start``, then 1 - sqrt(fraction) (a quarter of the way: 1/2)."""
     from molgen.chem.vocab import QM9
     from molgen.config import config_to_dict
     from molgen.training.module import MolgenModule
 
     stats = json.loads((qm9_prepared / "train" / "stats.json").read_text())
     for schedule, expected in (("cosine", {0: 0.1, 9: 1.0, 10: 1.0, 55: 0.05 + 0.95 * 0.5, 100: 0.05, 500: 0.05}),
-                               ("constant", {0: 0.1, 9: 1.0, 55: 1.0, 500: 1.0})):
+                               ("constant", {0: 0.1, 9: 1.0, 55: 1.0, 500: 1.0}),
+                               ("cooldown", {0: 0.1, 9: 1.0, 200: 1.0, 300: 1.0, 325: 0.05 + 0.95 * 0.5,
+                                             400: 0.05, 900: 0.05})):
         cfg = _cfg(qm9_prepared, tmp_path / schedule, f"optim.schedule={schedule}", "optim.warmup_steps=10",
-                   "optim.decay_steps=100", "train.max_steps=1000")
+                   "optim.decay_steps=100", "optim.decay_start=300", "train.max_steps=1000")
         module = MolgenModule(config_to_dict(cfg), stats, QM9.to_dict())
         sched = module.configure_optimizers()["lr_scheduler"]["scheduler"]
         for step, factor in expected.items():
