@@ -132,6 +132,10 @@ def sample_cmd(
     fragment: Optional[Path] = typer.Option(None, "--fragment", help="SDF of atoms to keep fixed (inpainting)."),
     fragment_smarts: Optional[str] = typer.Option(None, "--fragment-smarts", help="Keep the atoms of "
                                                   "--ref-ligand matched by this SMARTS (and their hydrogens)."),
+    guidance: bool = typer.Option(False, "--guidance", help="With --protein: guide the last steps out of the "
+                                  "protein and into the pocket (molgen.sampling.guidance; default off)."),
+    guidance_option: list[str] = typer.Option(None, "--guidance-option", help="Guidance setting key=value, e.g. "
+                                              "start=0.5, clash_distance=3.0 (implies --guidance)."),
 ) -> None:
     """Generate molecules with a trained model; writes OUT.sdf and OUT.json."""
     from molgen.config import parse_override
@@ -142,6 +146,14 @@ def sample_cmd(
         keys, value = parse_override(item)
         opts[".".join(keys)] = value
     conditioned = any(x is not None for x in (protein, ref_ligand, residues, box, fragment, fragment_smarts))
+    guide: Optional[dict] = None
+    if guidance or guidance_option:
+        guide = {}
+        for item in guidance_option or []:
+            keys, value = parse_override(item)
+            guide[".".join(keys)] = value
+        if not conditioned:
+            raise MolgenError("--guidance needs a pocket: give --protein with --ref-ligand, --residues or --box")
     if conditioned:
         from molgen.sampling.conditioning import generate_conditioned
 
@@ -149,7 +161,7 @@ def sample_cmd(
             checkpoint, out, num, steps, protein=protein, ref_ligand=ref_ligand, residues=residues, box=box,
             pocket_cutoff=pocket_cutoff, fragment=fragment, fragment_smarts=fragment_smarts,
             batch_size=batch_size, seed=seed, device=device, num_atoms=num_atoms,
-            atoms_range=_parse_range(atoms_range), process_options=opts,
+            atoms_range=_parse_range(atoms_range), process_options=opts, guidance=guide,
         )
         summary = {k: v for k, v in summary.items() if k != "num_atoms"}
     else:

@@ -221,6 +221,8 @@ def fingerprints(wf: Workflow) -> dict[str, dict[str, str]]:
             continue
         merge_only = {k: d.pop(k) for k in MERGE_ONLY_KEYS.get(s.type, ()) if k in d}
         if s.type == "generate":
+            if d.get("guidance") is None:  # off: the fingerprint of runs made before the key existed
+                d.pop("guidance", None)
             d["seed"] = s.seed if s.seed is not None else wf.seed
             ckpt = resolve_checkpoint(s)
             if not ckpt.is_file():

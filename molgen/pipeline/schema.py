@@ -88,6 +88,11 @@ class GenerateStep(_Strict):
     * ``fragment``: the atoms of ``fragment`` (an SDF of the atoms to keep) or of ``fragment_smarts``
       matched on ``ref_ligand`` stay where they are and the rest is grown; in a pocket when
       ``protein`` is given (the pocket then comes from ``residues``, ``box`` or ``ref_ligand``).
+
+    ``guidance`` (with a protein; default off): ``true`` or a mapping of
+    :class:`~molgen.sampling.guidance.GuidanceSettings` (``start``, ``clash_distance``,
+    ``clash_weight``, ``site_radius``, ``site_weight``, ``iterations``) pushes the predicted ligand
+    coordinates of the last steps out of the protein and into the pocket.
     """
 
     name: str
@@ -109,6 +114,21 @@ class GenerateStep(_Strict):
     pocket_cutoff: float = Field(6.0, gt=0, description="Å around ref_ligand")
     fragment: Path | None = Field(None, description="fragment mode: SDF of the atoms to keep")
     fragment_smarts: str | None = Field(None, description="fragment mode: SMARTS matched on ref_ligand")
+    guidance: dict[str, Any] | None = Field(None, description="with a protein: guide the last steps out of the "
+                                            "protein and into the pocket (true: defaults; a mapping of settings)")
+
+    @field_validator("guidance", mode="before")
+    @classmethod
+    def _guidance(cls, v):
+        """Every setting, defaults filled in (so ``true`` and ``{}`` are one fingerprint); None when off."""
+        if v is None or v is False:
+            return None
+        from molgen.sampling.guidance import parse_guidance  # torch: only when guidance is asked for
+
+        try:
+            return parse_guidance(v, source=None).summary()
+        except MolgenError as err:
+            raise ValueError(str(err)) from None
 
     @field_validator("mode")
     @classmethod
@@ -147,6 +167,8 @@ def generate_condition_problems(label: str, s: dict) -> list[str]:
     given = [k for k in ("protein", *POCKET_KEYS, *FRAGMENT_KEYS) if s.get(k) is not None]
     pocket = [k for k in ("residues", "box") if k in given]
     out = []
+    if s.get("guidance") not in (None, False) and "protein" not in given:
+        out.append(f"{label}.guidance: needs a pocket: give the protein (mode pocket, or fragment with a protein)")
     if mode == "unconditional":
         if given:
             out.append(f"{label}: mode 'unconditional' takes no {', '.join(given)} (use mode: pocket or fragment)")

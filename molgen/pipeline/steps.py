@@ -174,7 +174,7 @@ def setup_generate(step, run: RunDir, device: str) -> dict:
 
     gm = _model(str(resolve_checkpoint(step)), resolve_device(device), json.dumps(step.options, sort_keys=True))
     pocket = frag = None
-    summary: dict = {"mode": step.mode, "pocket": None, "fragment": None}
+    summary: dict = {"mode": step.mode, "pocket": None, "fragment": None, "guidance": step.guidance}
     if step.protein is not None:
         pocket_rule = step.residues is None and step.box is None
         box = None if step.box is None else [*step.box.center, *step.box.size]
@@ -199,6 +199,7 @@ def _generate(task: ChunkTask, run: RunDir, out: Path) -> dict:
 
     from molgen.sampling.conditioning import generate_conditioned_graphs
     from molgen.sampling.generate import generate_graphs
+    from molgen.sampling.guidance import parse_guidance
     from molgen.sampling.writers import graph_to_molblock
 
     step = task.step
@@ -218,7 +219,7 @@ def _generate(task: ChunkTask, run: RunDir, out: Path) -> dict:
                 gm.model, gm.process, gm.vocab, gm.stats, task.count, step.steps,
                 pocket=task.context.get("pocket"), fragment=task.context.get("fragment"),
                 batch_size=step.batch_size, seed=task.seed, self_condition=gm.self_condition, device=device,
-                num_atoms=step.num_atoms, atoms_range=atoms_range)
+                num_atoms=step.num_atoms, atoms_range=atoms_range, guidance=parse_guidance(step.guidance))
     finally:
         torch.set_num_threads(threads)
     rows, text = [], []

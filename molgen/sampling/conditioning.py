@@ -25,6 +25,11 @@ pocket atoms around each ligand atom. Measured by ``benchmarks/pocket.py`` (ship
 ligands of 48 atoms in the 337-atom EGFR pocket, one forward = one sampler step, 2 CPU threads on a
 busy machine): radius graph 347,018 directed edges, 12.3 s; complete graph 3,460,800 edges, 94 s.
 
+Guidance (``guidance=``, off by default): :mod:`molgen.sampling.guidance` wraps the denoiser so that the
+last steps push the predicted ligand coordinates out of the pocket atoms and keep the ligand's
+centroid near the pocket centre (or inside the box of a ``box`` pocket); no training, the process
+untouched.
+
 Fragment conditioning (inpainting). The kept atoms (an SDF of the atoms to keep, or a SMARTS matched
 on a reference ligand, with the hydrogens bonded to the matched atoms) are *fixed* atoms of the
 state: their coordinates, elements, charges and the bonds among them are imposed at every step, so
@@ -57,6 +62,7 @@ from molgen.models.base import DenoiserInput, DenoiserOutput
 from molgen.models.layers import edge_vectors
 from molgen.processes.sampler import sample
 from molgen.processes.state import MolState
+from molgen.sampling.guidance import GuidanceSettings, GuidedDenoiser, parse_guidance
 from molgen.sampling.sizes import sample_num_atoms
 from molgen.sampling.writers import write_sdf
 
@@ -142,6 +148,7 @@ class PocketCondition:
         residue_ids: the pocket residues.
         protein: protein file path.
         num_atoms_all: pocket atoms before hydrogens were dropped.
+        box: (centre, edge lengths) in Å when the pocket was given as a box, else None.
     """
 
     context: Data
@@ -151,6 +158,7 @@ class PocketCondition:
     residue_ids: list[str] = field(default_factory=list)
     protein: str = ""
     num_atoms_all: int = 0
+    box: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
     def summary(self) -> dict:
         return {
@@ -291,7 +299,7 @@ def load_pocket(
     has_h = bool((pocket.element == 0).any())
     size_atoms = n_all if has_h else round(n_all * HYDROGEN_RATIO)
     return PocketCondition(ctx, ctx.pos.double().mean(0), size_atoms, given[0], pocket.residue_ids,
-                           str(prot.path), n_all)
+                           str(prot.path), n_all, None if box is None else (center, size))
 
 
 def pocket_sizes(stats: dict, pocket_atoms: int, num: int, generator: torch.Generator | None = None,
@@ -458,6 +466,7 @@ def generate_conditioned_graphs(
     atoms_range: tuple[int, int] | None = None,
     progress: bool = False,
     return_states: bool = False,
+    guidance: GuidanceSettings | None = None,
 ) -> list[Data] | tuple[list[Data], list[tuple[MolState, MolState]]]:
     """Sample ``num`` ligands in a pocket and/or around a fixed fragment.
 
@@ -474,6 +483,8 @@ def generate_conditioned_graphs(
         fragment: fixed atoms (:func:`fragment_from_sdf`, :func:`fragment_from_smarts`), or None;
             they are the first atoms of every output graph.
         return_states: also return ``(template, final state)`` per batch (for checks).
+        guidance: sampling-time guidance out of the protein and into the site
+            (:mod:`molgen.sampling.guidance`; needs ``pocket``), or None (off: the model as is).
 
     Returns:
         Molecule graphs (context dropped) with ``molgen_index`` and ``name``.
@@ -481,6 +492,10 @@ def generate_conditioned_graphs(
     if num < 0 or steps < 1 or batch_size < 1:
         raise MolgenError(f"need num >= 0, steps >= 1, batch_size >= 1 (got {num}, {steps}, {batch_size})")
     nf = 0 if fragment is None else int(fragment.num_nodes)
+    if guidance is not None:
+        if pocket is None:
+            raise MolgenError("guidance keeps ligands out of a protein and inside its pocket: give a pocket")
+        model = GuidedDenoiser(model, guidance, box=pocket.box)
     gen = torch.Generator().manual_seed(seed)
     if num_atoms is not None or atoms_range is not None:
         sizes = sample_num_atoms(None, num, exact=num_atoms, range_=atoms_range, generator=gen)
@@ -530,6 +545,7 @@ def generate_conditioned(
     num_atoms: int | None = None,
     atoms_range: tuple[int, int] | None = None,
     process_options: dict | None = None,
+    guidance: GuidanceSettings | dict | bool | None = None,
 ) -> dict:
     """``molgen sample`` with a pocket and/or a fragment: load, sample, write ``out`` (SDF) + ``.json``.
 
@@ -537,12 +553,15 @@ def generate_conditioned(
     (SDF of the atoms to keep) or ``fragment_smarts`` matched on ``ref_ligand``. Coordinates are
     written in the protein's (or the fragment's) own frame.
 
+    ``guidance`` (settings, a mapping of them, True for the defaults; None or False: off) guides
+    the last steps out of the protein and into the site (:mod:`molgen.sampling.guidance`).
+
     Returns:
-        The JSON summary (settings, pocket, fragment, counts, seconds).
+        The JSON summary (settings, pocket, fragment, guidance, counts, seconds).
 
     Raises:
-        MolgenError: inconsistent options, unreadable inputs, or a checkpoint without pocket
-            training asked for a pocket.
+        MolgenError: inconsistent options, unreadable inputs, bad guidance settings, or a checkpoint
+            without pocket training asked for a pocket.
     """
     from molgen.sampling.generate import check_outputs, default_checkpoint
     from molgen.training.checkpoint import load_model
@@ -559,6 +578,9 @@ def generate_conditioned(
         raise MolgenError("--ref-ligand needs --protein (pocket) or --fragment-smarts (fragment)")
     if protein is None and fragment is None and fragment_smarts is None:
         raise MolgenError("nothing to condition on: give --protein and/or --fragment / --fragment-smarts")
+    guidance = parse_guidance(guidance)
+    if guidance is not None and protein is None:
+        raise MolgenError("--guidance keeps ligands out of a protein and inside its pocket: give --protein")
     check_outputs(out)
     ckpt = Path(checkpoint) if checkpoint else default_checkpoint()
     gm = load_model(ckpt, device=device, process_options=process_options)
@@ -579,7 +601,7 @@ def generate_conditioned(
     graphs = generate_conditioned_graphs(
         gm.model, gm.process, gm.vocab, gm.stats, num, steps, pocket=pocket, fragment=frag,
         batch_size=batch_size, seed=seed, self_condition=gm.self_condition, device=device,
-        num_atoms=num_atoms, atoms_range=atoms_range, progress=True,
+        num_atoms=num_atoms, atoms_range=atoms_range, progress=True, guidance=guidance,
     )
     seconds = time.perf_counter() - t0
     out = Path(out)
@@ -590,6 +612,7 @@ def generate_conditioned(
         "num": num, "steps": steps, "batch_size": batch_size, "seed": seed, "device": device,
         "torch_threads": torch.get_num_threads(),
         "pocket": None if pocket is None else pocket.summary(),
+        "guidance": None if guidance is None else guidance.summary(),
         "fragment": None if frag is None else {
             "source": str(fragment) if fragment is not None else f"SMARTS {fragment_smarts} on {ref_ligand}",
             "atoms": int(frag.num_nodes), "reference_atoms": frag_atoms,
