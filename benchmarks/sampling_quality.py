@@ -5,7 +5,8 @@
 
 For each step count: molecules/s of sampling (batched) and the validation summary (stability in both
 protocols, validity, connected validity, uniqueness, novelty against the reference SMILES, and the total
-variation distances of atom counts, element frequencies and ring sizes from the reference's). The summary
+variation distances of atom counts, element frequencies, ring sizes and heavy-atom bond types from the
+reference's). The summary
 is taken from the SDF file the molecules are written to, as a user gets them: every molecule asked for
 is written and counted, none dropped or resampled; a heavy-atom model's molecules get their hydrogens
 from RDKit in the writer, nothing else is repaired. Protocol A (EDM's distance bonds) is reported for
@@ -21,6 +22,43 @@ import time
 from pathlib import Path
 
 import torch
+
+
+KEEP = ("atom_stable_edm", "mol_stable_edm", "atom_stable", "mol_stable", "valid", "valid_connected", "unique",
+        "novel")
+DISTANCES = ("n_atoms_tv", "atom_types_tv", "ring_sizes_tv", "bond_types_tv")
+
+
+def measure(gm, steps: int, num: int, batch_size: int, seed: int, reference, sdf: Path) -> dict:
+    """Sample ``num`` molecules from a loaded model at ``steps``, write them to ``sdf``, validate that file.
+
+    Args:
+        gm: a :class:`~molgen.training.checkpoint.GenerativeModel` (its process carries the sampler settings).
+        reference: a loaded :class:`~molgen.validation.reference.Reference` (novelty, distances) or None.
+
+    Returns:
+        One row: steps, num, written, sampling seconds and molecules/s, :data:`KEEP`, and with a reference
+        the :data:`DISTANCES` (what sharper sampling costs in diversity shows there).
+    """
+    from molgen.sampling.generate import generate_graphs
+    from molgen.sampling.writers import write_sdf
+    from molgen.validation import validate_sdf
+    from molgen.validation.io import validation_vocab
+
+    t0 = time.perf_counter()
+    graphs = generate_graphs(gm.model, gm.process, gm.vocab, gm.stats, num, steps, batch_size, seed,
+                             gm.self_condition, progress=True)
+    seconds = time.perf_counter() - t0
+    sdf.parent.mkdir(parents=True, exist_ok=True)
+    write_sdf(graphs, gm.vocab, sdf)
+    res = validate_sdf(sdf, vocab=validation_vocab(gm.vocab), reference=reference, checks=(), progress=True)
+    row = {"steps": steps, "num": num, "written": res.metrics["n_input"], "sampling_seconds": round(seconds, 2),
+           "molecules_per_s": round(num / seconds, 2), **{k: res.metrics.get(k) for k in KEEP}}
+    if not gm.vocab.explicit_hydrogens:
+        row["atom_stable_edm"] = row["mol_stable_edm"] = None
+    if "distributions" in res.metrics:
+        row.update({k: res.metrics["distributions"].get(k) for k in DISTANCES})
+    return row
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -41,11 +79,8 @@ def main(argv: list[str] | None = None) -> dict:
     import tempfile
 
     from molgen.config import parse_override
-    from molgen.sampling.generate import default_checkpoint, generate_graphs
-    from molgen.sampling.writers import write_sdf
+    from molgen.sampling.generate import default_checkpoint
     from molgen.training.checkpoint import load_model
-    from molgen.validation import validate_sdf
-    from molgen.validation.io import validation_vocab
 
     torch.set_num_threads(args.threads)
     opts = {".".join(k): v for k, v in (parse_override(o) for o in args.option)}
@@ -55,28 +90,10 @@ def main(argv: list[str] | None = None) -> dict:
         from molgen.validation.reference import load_reference
 
         args.reference = load_reference(args.reference)
-    rows = []
     folder = args.save_sdf or Path(tempfile.mkdtemp(prefix="molgen_quality_"))
-    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
     for steps in args.steps:
-        t0 = time.perf_counter()
-        graphs = generate_graphs(gm.model, gm.process, gm.vocab, gm.stats, args.num, steps, args.batch_size,
-                                 args.seed, gm.self_condition, progress=True)
-        seconds = time.perf_counter() - t0
-        sdf = folder / f"steps{steps}.sdf"
-        write_sdf(graphs, gm.vocab, sdf)
-        res = validate_sdf(sdf, vocab=validation_vocab(gm.vocab), reference=args.reference,
-                           checks=(), progress=True)
-        keep = ("atom_stable_edm", "mol_stable_edm", "atom_stable", "mol_stable", "valid", "valid_connected",
-                "unique", "novel")
-        row = {"steps": steps, "num": args.num, "written": res.metrics["n_input"],
-               "sampling_seconds": round(seconds, 2), "molecules_per_s": round(args.num / seconds, 2),
-               **{k: res.metrics.get(k) for k in keep}}
-        if not gm.vocab.explicit_hydrogens:
-            row["atom_stable_edm"] = row["mol_stable_edm"] = None
-        if "distributions" in res.metrics:  # what sharper sampling costs in diversity shows here
-            row.update({k: res.metrics["distributions"].get(k) for k in ("n_atoms_tv", "atom_types_tv",
-                                                                          "ring_sizes_tv")})
+        row = measure(gm, steps, args.num, args.batch_size, args.seed, args.reference, folder / f"steps{steps}.sdf")
         print(json.dumps(row), flush=True)
         rows.append(row)
     result = {

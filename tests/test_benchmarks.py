@@ -124,3 +124,24 @@ def test_gpu_script_cpu_dry_run(tmp_path):
     gm = load_model(out / "model.ckpt")  # weights_only=True
     assert gm.vocab.name == "qm9_heavy"
     assert (out / "metrics.csv").is_file()
+
+
+def test_sampler_settings_compares_settings_on_written_files(tmp_path):
+    from benchmarks.sampler_settings import main, parse_setting
+
+    assert parse_setting("as_trained") == {}
+    assert parse_setting("discrete_temperature=0.5,discrete_stochasticity=1") == {
+        "discrete_temperature": 0.5, "discrete_stochasticity": 1}
+    out = tmp_path / "s.json"
+    res = main(["--checkpoint", "data/checkpoints/qm9_heavy_flow.ckpt", "--settings", "as_trained",
+                "discrete_temperature=0.5,discrete_stochasticity=1", "--steps", "3", "--num", "6", "--batch-size", "6",
+                "--threads", "1", "--out", str(out)])
+    assert [r["setting"] for r in res["rows"]] == ["as_trained", "discrete_temperature=0.5,discrete_stochasticity=1"]
+    assert all(r["written"] == 6 and r["steps"] == 3 and 0 <= r["valid"] <= 1 for r in res["rows"])
+    assert res["rows"][1]["options"] == {"discrete_temperature": 0.5, "discrete_stochasticity": 1}
+    assert json.loads(out.read_text())["trained"]["global_step"] > 0
+    assert "| discrete_temperature=0.5,discrete_stochasticity=1 | 3 |" in out.with_suffix(".md").read_text()
+    from molgen.training.checkpoint import load_model
+
+    gm = load_model("data/checkpoints/qm9_heavy_flow.ckpt", process_options=res["rows"][1]["options"])
+    assert all(c.temperature == 0.5 and c.stochasticity == 1 for c in gm.process.cat.values())

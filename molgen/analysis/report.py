@@ -36,6 +36,7 @@ DOCKING_KEYS = ("mode", "num_ligands", "num_ok", "num_failed", "best_kcal_mol")
 #: Scalar distribution distances of ``metrics.json`` shown in the report.
 DISTANCE_KEYS = {"n_atoms_tv": "atom counts, total variation", "atom_types_tv": "elements, total variation",
                  "ring_sizes_tv": "ring sizes, total variation",
+                 "bond_types_tv": "heavy-atom bond types, total variation",
                  "bond_length_w1_mean": "bond lengths, W1 (Å)",
                  "bond_angle_w1_mean": "bond angles, W1 (degrees)", "torsion_w1": "torsions, W1 (degrees)"}
 #: Columns of the best-molecules table, when present.

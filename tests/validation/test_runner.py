@@ -60,7 +60,7 @@ def test_distributions_against_an_sdf_reference(mols, tmp_path):
     _write_sdf(tmp_path / "ref.sdf", same)
     d = validate_molecules(same, reference=tmp_path / "ref.sdf", progress=False, checks=CHEAP).metrics[
         "distributions"]
-    assert d["n_atoms_tv"] == 0 and d["atom_types_tv"] == 0 and d["ring_sizes_tv"] == 0
+    assert d["n_atoms_tv"] == 0 and d["atom_types_tv"] == 0 and d["ring_sizes_tv"] == 0 and d["bond_types_tv"] == 0
     # the reference went through an SDF file: coordinates rounded to 1e-4 Å
     assert d["bond_length_w1_mean"] == pytest.approx(0, abs=1e-3) and d["torsion_w1"] == pytest.approx(0, abs=0.05)
     assert "C-C" in d["bond_length_w1"] and "C-C-C" in d["bond_angle_w1"]
