@@ -59,10 +59,18 @@ def export_model(module, path: str | Path, meta: dict | None = None) -> Path:
     return path
 
 
-def export_checkpoint(checkpoint: str | Path, path: str | Path, meta: dict | None = None) -> Path:
+def export_checkpoint(
+    checkpoint: str | Path, path: str | Path, meta: dict | None = None, process_options: dict | None = None
+) -> Path:
     """Export the sampling weights of a Lightning checkpoint (e.g. ``RUN/checkpoints/last.ckpt`` of a
-    stopped run) to a model file, as :func:`export_model` does at the end of training."""
-    gm = load_model(checkpoint)
+    stopped run) to a model file, as :func:`export_model` does at the end of training.
+
+    Args:
+        process_options: sampling settings written into the file's process config (for example
+            ``{"discrete_stochasticity": 1.0}``), so that the model samples with them by default; they
+            are checked by building the process, and weights are unchanged.
+    """
+    gm = load_model(checkpoint, process_options=process_options)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {

@@ -61,3 +61,17 @@ def test_folder_and_missing_file(tmp_path):
 def test_shipped_model_file_still_reads():
     config, stats, vocab, state, _ = read_model_file(SHIPPED)
     assert vocab["name"] == "qm9" and state and "process" in config and stats
+
+
+def test_export_writes_sampling_settings_into_the_model_file(tmp_path):
+    from molgen.training.checkpoint import export_checkpoint, load_model
+
+    src = ROOT / "data" / "checkpoints" / "qm9_heavy_flow.ckpt"
+    out = export_checkpoint(src, tmp_path / "m.ckpt", {"note": "test"}, {"discrete_stochasticity": 2.5})
+    gm = load_model(out)
+    assert gm.config["process"]["discrete_stochasticity"] == 2.5 and gm.meta["note"] == "test"
+    assert all(c.stochasticity == 2.5 for c in gm.process.cat.values())
+    before = load_model(src).model.state_dict()
+    assert all(torch.equal(v, before[k]) for k, v in gm.model.state_dict().items())
+    with pytest.raises(Exception, match="stochasticity"):
+        export_checkpoint(src, tmp_path / "bad.ckpt", None, {"discrete_stochasticity": -1})
