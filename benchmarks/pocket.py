@@ -3,8 +3,13 @@
 Data. :func:`write_split` splits the binding sites (protein files) of the Schrödinger FEP benchmark
 (89 systems, 92 protein files) and the 12 PoseBusters crystal complexes: every crystal complex is
 held out (they are the pose benchmark), and FEP targets (all systems of one protein together) are
-held out in a seeded random order until ~20 % of all sites are. ``train.csv`` is what the shipped
-``data/checkpoints/pocket_flow.ckpt`` was trained on.
+held out in a seeded random order until ~20 % of all sites are. With ``--pb2-root`` and
+``--openff-root`` the PoseBusters v2 complexes (252 sites, ligand bond orders from the chemical
+component) and the OpenFF benchmark targets join the split by protein (:mod:`molgen.data.sites`):
+the held-out FEP and crystal sites stay exactly as they were; an OpenFF target of a held-out protein
+is held out; a PoseBusters v2 complex of a held-out protein is left out (``excluded.csv``).
+``train.csv`` without the extra sources is what the shipped ``data/checkpoints/pocket_flow.ckpt``
+was trained on.
 
 Figures (``--out FILE.json``), each with the machine's load average:
 
@@ -31,6 +36,13 @@ Run from the repository root (the split once, then the benchmark)::
     tar xJf ../shared/data/posebusters/posebusters_examples.tar.xz -C /tmp/pb
     python -m benchmarks.pocket --split-only --fep-root /tmp/fep/schrodinger_fep_structure_inputs \
         --pb-root /tmp/pb/posebusters_examples --split-dir runs/pocket_split
+    # with PoseBusters v2 and OpenFF (one split over all three sources):
+    mkdir -p /tmp/pb2 /tmp/openff
+    tar xJf ../shared/data/posebusters_v2/posebusters_v2_train.tar.xz -C /tmp/pb2
+    tar xJf ../shared/data/openff_plb/openff_protein_ligand_benchmark.tar.xz -C /tmp/openff
+    python -m benchmarks.pocket --split-only --fep-root /tmp/fep/schrodinger_fep_structure_inputs \
+        --pb-root /tmp/pb/posebusters_examples --pb2-root /tmp/pb2 --openff-root /tmp/openff/plb/data \
+        --split-dir runs/pocket_split_all
     python -m benchmarks.pocket --split-dir runs/pocket_split --checkpoint data/checkpoints/pocket_flow.ckpt \
         --out benchmarks/pocket.json
 """
@@ -43,7 +55,6 @@ import json
 import logging
 import math
 import os
-import random
 import statistics
 import tempfile
 import time
@@ -53,86 +64,26 @@ REPO = Path(__file__).resolve().parents[1]
 log = logging.getLogger("benchmarks.pocket")
 
 
-#: FEP targets held out whatever the draw: a crystal complex (2BM2, beta-tryptase) shares the target.
-FORCED_TEST_TARGETS = ("beta-tryptase",)
-
-
-def _fep_targets(fep_root: Path) -> dict[str, str]:
-    """system name -> target protein (``subset_metadata.csv``, column ``Protein``), lower case."""
-    targets = {}
-    for meta in sorted(fep_root.glob("*/subset_metadata.csv")):
-        with open(meta, newline="") as fh:
-            for row in csv.DictReader(fh):
-                targets[f"{meta.parent.name}/{row['Input file naming scheme'].strip()}"] = row["Protein"].strip().lower()
-    return targets
-
-
 def write_split(fep_root: Path, fep_index: Path, pb_root: Path, pb_index: Path, out_dir: Path,
-                seed: int = 0, test_fraction: float = 0.2) -> dict:
-    """Split the binding sites (protein files) into training and held-out sets, by target protein.
+                seed: int = 0, test_fraction: float = 0.2, pb2_root: Path | None = None,
+                pb2_index: Path | None = None, openff_root: Path | None = None) -> dict:
+    """Split the binding sites into training and held-out sets, by protein.
 
     Every crystal complex (PoseBusters examples) is held out (they are the pose benchmark); FEP
-    targets (all systems of one protein together, e.g. every BACE1 system) are drawn in a seeded
-    random order and held out while the held-out sites stay within ``test_fraction`` of all sites.
+    targets (all systems of one protein together) are drawn in a seeded random order and held out
+    while the held-out sites stay within ``test_fraction`` of the FEP and crystal sites. With
+    ``pb2_root``/``openff_root``, PoseBusters v2 complexes and OpenFF targets join: an OpenFF target
+    of a held-out protein is held out, a PoseBusters v2 complex of a held-out protein is left out of
+    training (``excluded.csv``); see :mod:`molgen.data.sites`.
 
-    Writes ``train.csv``, ``test_fep.csv``, ``test_crystal.csv`` (index CSVs with absolute paths,
-    columns ``protein,ligand,record,name``) and ``split.json`` into ``out_dir``.
+    Writes ``train.csv``, ``test.csv``, ``excluded.csv``, ``test_fep.csv``, ``test_crystal.csv``,
+    ``pb2_failures.csv`` and ``split.json`` into ``out_dir``.
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
-    targets = _fep_targets(fep_root)
-    with open(fep_index, newline="") as fh:
-        fep_rows = list(csv.DictReader(fh))
-    with open(pb_index, newline="") as fh:
-        pb_rows = list(csv.DictReader(fh))
-    site_target = {}
-    for r in fep_rows:
-        key = f"{r['subset']}/{r['system']}"
-        site_target[r["protein_pdb"]] = targets.get(key, r["system"].lower())
-    by_target: dict[str, list[str]] = {}
-    for site, target in sorted(site_target.items()):
-        by_target.setdefault(target, []).append(site)
-    n_sites = len(site_target) + len(pb_rows)
-    quota = round(test_fraction * n_sites)
-    held = len(pb_rows)
-    test_targets = [t for t in FORCED_TEST_TARGETS if t in by_target]
-    held += sum(len(by_target[t]) for t in test_targets)
-    order = sorted(by_target)
-    random.Random(seed).shuffle(order)
-    for t in order:
-        if t in test_targets:
-            continue
-        if held + len(by_target[t]) <= quota:
-            test_targets.append(t)
-            held += len(by_target[t])
-    test_sites = {s for t in test_targets for s in by_target[t]}
+    from molgen.data.sites import write_site_split
 
-    def write(name: str, rows: list[dict]) -> None:
-        with open(out_dir / name, "w", newline="") as fh:
-            w = csv.DictWriter(fh, ["protein", "ligand", "record", "name"])
-            w.writeheader()
-            w.writerows(rows)
-
-    train, test_fep = [], []
-    for r in fep_rows:
-        row = {"protein": str(fep_root / r["protein_pdb"]), "ligand": str(fep_root / r["ligand_sdf"]),
-               "record": r["record"], "name": f"{r['system']}:{r['record']}"}
-        (test_fep if r["protein_pdb"] in test_sites else train).append(row)
-    crystal = [{"protein": str(pb_root / r["protein_pdb"]), "ligand": str(pb_root / r["ligand_sdf"]),
-                "record": 0, "name": r["complex_id"]} for r in pb_rows]
-    write("train.csv", train)
-    write("test_fep.csv", test_fep)
-    write("test_crystal.csv", crystal)
-    split = {
-        "seed": seed, "test_fraction": test_fraction, "sites": n_sites, "held_out_sites": held,
-        "test_targets": sorted(test_targets),
-        "test_fep_sites": sorted(test_sites),
-        "test_crystal": [r["complex_id"] for r in pb_rows],
-        "train_ligands": len(train), "test_fep_ligands": len(test_fep), "test_crystal_ligands": len(crystal),
-        "train_sites": len(site_target) - len(test_sites),
-        "fep_root": str(fep_root), "site_target": site_target,
-    }
-    (out_dir / "split.json").write_text(json.dumps(split, indent=2) + "\n")
-    return split
+    return write_site_split(out_dir, fep_root.resolve(), fep_index, pb_root.resolve(), pb_index,
+                            pb2_root.resolve() if pb2_root else None, pb2_index,
+                            openff_root.resolve() if openff_root else None, seed, test_fraction, progress=True)
 
 
 def _load() -> list[float]:
@@ -434,6 +385,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--pb-root", type=Path, help="Extracted posebusters_examples (for --split-only).")
     p.add_argument("--pb-index", type=Path,
                    default=REPO.parent / "shared/data/posebusters/posebusters_examples_index.csv")
+    p.add_argument("--pb2-root", type=Path, help="Extracted posebusters_v2_train (for --split-only; optional).")
+    p.add_argument("--pb2-index", type=Path, default=REPO.parent / "shared/data/posebusters_v2/index.csv")
+    p.add_argument("--openff-root", type=Path, help="Extracted OpenFF benchmark's plb/data (--split-only; optional).")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--checkpoint", type=Path, default=REPO / "data/checkpoints/pocket_flow.ckpt")
     p.add_argument("--out", type=Path, help="Benchmark JSON.")
@@ -450,8 +404,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.split_only:
         if args.fep_root is None or args.pb_root is None:
             p.error("--split-only needs --fep-root and --pb-root")
-        split = write_split(args.fep_root, args.fep_index, args.pb_root, args.pb_index, args.split_dir, args.seed)
-        print(json.dumps({k: v for k, v in split.items() if k not in ("test_fep_sites", "site_target")}, indent=2))
+        split = write_split(args.fep_root, args.fep_index, args.pb_root, args.pb_index, args.split_dir, args.seed,
+                            pb2_root=args.pb2_root, pb2_index=args.pb2_index, openff_root=args.openff_root)
+        print(json.dumps({k: v for k, v in split.items() if k not in ("test_fep_sites", "site_target", "sites_split")},
+                         indent=2))
         return
     if args.out is None:
         p.error("--out is required")

@@ -79,15 +79,12 @@ def _ligand_from_pdb(records: list[str], tmp: Path):
 
 
 def _pb2_cases(root: Path) -> list[dict]:
+    from molgen.data.ccd import split_pdb_ligand
+
     cases = []
     for pdb in sorted((root / "posebusters_v2" / "structures").glob("*.pdb")):
-        ccd = pdb.stem.split("_", 1)[1]
-        lines = pdb.read_text().splitlines()
-        het = [ln for ln in lines if ln.startswith("HETATM") and ln[17:20].strip() == ccd]
-        rec = [ln for ln in lines if ln.startswith(("ATOM", "HETATM", "TER")) and ln[17:20].strip() != ccd]
-        first = het[0][21:27] if het else None
-        cases.append({"set": "posebusters_v2", "name": pdb.stem, "receptor_lines": rec,
-                      "ligand_records": [ln for ln in het if ln[21:27] == first]})
+        rec, lig = split_pdb_ligand(pdb.read_text().splitlines(), pdb.stem.split("_", 1)[1])
+        cases.append({"set": "posebusters_v2", "name": pdb.stem, "receptor_lines": rec, "ligand_records": lig})
     return cases
 
 
