@@ -60,6 +60,7 @@ from molgen.pipeline.steps import (
     resolve_checkpoint,
     setup_dock,
     setup_generate,
+    setup_relax,
     validation_config,
 )
 
@@ -74,6 +75,7 @@ _PACKAGES = ("molgen", "torch", "torch_geometric", "rdkit", "numpy", "pandas", "
              "meeko", "dask", "distributed", "dask-jobqueue")
 _STEP_PACKAGES = {"generate": ("molgen", "torch", "torch_geometric"), "validate": ("molgen", "rdkit"),
                   "filter": ("molgen", "pandas"), "dock": ("molgen", "vina", "meeko", "rdkit"),
+                  "relax": ("molgen", "rdkit"),
                   "report": ("molgen",)}
 
 
@@ -333,6 +335,9 @@ def _note(entry: dict) -> str:
         parts = [f"{k} {m[k]:.2f}" for k in ("valid", "mol_stable", "pb_valid", "unique", "novel")
                  if isinstance(m.get(k), (int, float))]
         return ", ".join(parts)
+    if t == "relax" and m:
+        rmsd = m.get("median_rmsd_A")
+        return f"ok {m.get('num_ok')}/{m.get('num_molecules')}" + (f", median rmsd {rmsd:.2f} Å" if rmsd is not None else "")
     if t == "dock" and m:
         best = m.get("best_kcal_mol")
         return f"ok {m.get('num_ok')}/{m.get('num_ligands')}" + (f", best {best:.2f} kcal/mol" if best is not None else "")
@@ -468,7 +473,8 @@ class _Engine:
             if self.merge_only:
                 raise RunFailed(f"chunks {todo} of step {s.name!r} are missing")
             context = (setup_dock(s, self.run) if s.type == "dock"
-                       else setup_generate(s, self.run, self.wf.device) if s.type == "generate" else {})
+                       else setup_generate(s, self.run, self.wf.device) if s.type == "generate"
+                       else setup_relax(s, self.run) if s.type == "relax" else {})
             tasks = self.tasks(s, todo, context, ex.in_process)
             with tqdm(total=len(mine), initial=len(done), desc=s.name, unit="chunk", disable=not self.progress,
                       leave=True) as bar:

@@ -39,7 +39,7 @@ from molgen.config import apply_overrides, parse_override, set_dotted
 from molgen.errors import MolgenError
 
 #: Step types whose work is done per chunk of molecules (they read and write molecules).
-MAP_STEPS = ("generate", "validate", "filter", "dock")
+MAP_STEPS = ("generate", "validate", "filter", "dock", "relax")
 #: Generation modes: no condition; ligands in a protein pocket; the rest grown around fixed atoms.
 GENERATE_MODES = ("unconditional", "pocket", "fragment")
 #: The generate keys that define a pocket, and those that define a fragment.
@@ -51,6 +51,10 @@ GENERATE_COLUMNS = ("id", "index", "chunk", "n_atoms", "sanitized")
 DOCK_COLUMNS = ("vina_kcal_mol", "dock_status", "dock_reason", "dock_mode", "dock_seconds", "vina_in_place_kcal_mol",
                 "inter_kcal_mol", "intra_kcal_mol", "torsion_kcal_mol", "rmsd_to_input_A", "num_poses",
                 "num_heavy_atoms", "num_torsions", "h_added")
+#: Table columns a relax step adds (the same as :data:`molgen.docking.relax.RELAX_COLUMNS`, checked in tests).
+RELAX_COLUMNS = ("relax_status", "relax_reason", "relax_method", "relax_rmsd_A", "relax_energy_before_kcal_mol",
+                 "relax_energy_after_kcal_mol", "relax_wall_kcal_mol", "relax_min_protein_dist_before_A",
+                 "relax_min_protein_dist_after_A", "relax_converged", "relax_seconds")
 
 
 class _Strict(BaseModel):
@@ -287,6 +291,25 @@ class DockStep(_Strict):
     receptor_prep: Literal["auto", "meeko", "openbabel"] = "auto"
 
 
+class RelaxStep(_Strict):
+    """Relax the input's molecules in the fixed pocket of ``protein`` (see :mod:`molgen.docking.relax`):
+    MMFF94 for the ligand, the protein heavy atoms as fixed repulsive points. A separate, named step:
+    the molecules of earlier steps stay as they were (generate's are the model's); this step writes its
+    own SDF (relaxed coordinates, hydrogens explicit) and adds the ``relax_*`` columns. A molecule that
+    cannot be relaxed is a row with ``relax_status: failed`` and a ``relax_reason``, without a record."""
+
+    name: str
+    type: Literal["relax"] = "relax"
+    input: str
+    protein: Path
+    method: Literal["mmff"] = "mmff"
+    clash_distance: float = Field(3.0, gt=0, description="wall for ligand heavy atoms, Å")
+    hydrogen_clash_distance: float = Field(2.0, gt=0, description="wall for ligand hydrogens, Å")
+    cutoff: float = Field(6.0, gt=0, description="protein atoms within this of the ligand enter, Å")
+    force_constant: float = Field(100.0, gt=0, description="wall force constant, kcal/mol/Å²")
+    max_iters: int = Field(500, ge=1, description="minimiser iterations")
+
+
 class ReportStep(_Strict):
     """The run's summary: ``report.json`` and ``report.html`` in the run directory. It reads the whole
     run; ``input`` optionally names the molecule step the report is about (default: the last one)."""
@@ -298,12 +321,13 @@ class ReportStep(_Strict):
 
 STEP_TYPES: dict[str, type[_Strict]] = {
     "generate": GenerateStep, "validate": ValidateStep, "filter": FilterStep, "dock": DockStep,
-    "report": ReportStep,
+    "relax": RelaxStep, "report": ReportStep,
 }
-Step = Annotated[GenerateStep | ValidateStep | FilterStep | DockStep | ReportStep, Field(discriminator="type")]
+Step = Annotated[GenerateStep | ValidateStep | FilterStep | DockStep | RelaxStep | ReportStep,
+                 Field(discriminator="type")]
 #: Path-valued keys of each step type, resolved against the workflow file's folder.
 _PATH_KEYS = {"generate": ("checkpoint", "protein", "ref_ligand", "fragment"), "validate": ("qm9_dir", "protein", "reference"),
-              "dock": ("receptor", "ref_ligand")}
+              "dock": ("receptor", "ref_ligand"), "relax": ("protein",)}
 
 
 # -------------------------------------------------------------------------------------- executors
@@ -508,6 +532,8 @@ def _file_problems(steps: list[dict]) -> list[str]:
         elif kind == "dock":
             need(label, "receptor", s.get("receptor"))
             need(label, "ref_ligand", s.get("ref_ligand"))
+        elif kind == "relax":
+            need(label, "protein", s.get("protein"))
     return out
 
 
@@ -566,6 +592,8 @@ def step_columns(steps: list[dict]) -> dict[str, set[str]]:
             out[name] = set(out[src])
         elif kind == "dock" and src in out:
             out[name] = out[src] | set(DOCK_COLUMNS)
+        elif kind == "relax" and src in out:
+            out[name] = out[src] | set(RELAX_COLUMNS)
     return out
 
 

@@ -1,7 +1,7 @@
 """The step types: the work of one chunk, a step's setup, and the merge of its chunks.
 
-Each molecule step (``generate``, ``validate``, ``filter``, ``dock``) works chunk by chunk. Chunk k of
-a step reads chunk k of its input step and writes, into a folder renamed into place when whole:
+Each molecule step (``generate``, ``validate``, ``filter``, ``dock``, ``relax``) works chunk by chunk.
+Chunk k of a step reads chunk k of its input step and writes, into a folder renamed into place when whole:
 
 * ``molecules.sdf``: the molecules, each titled with its stable id (``gen_000123``) and carrying the
   table row as SD properties (filter passes its input records through unchanged);
@@ -11,7 +11,7 @@ a step reads chunk k of its input step and writes, into a folder renamed into pl
   (``files``) and a digest of the input chunk's files (``input_digest``): a chunk whose files or
   input no longer match is recomputed;
 * extras: ``features.json`` (validate: distribution features, pooled when the step is merged),
-  ``poses.sdf`` (dock: every pose).
+  ``poses.sdf`` (dock: every pose); a merged relax step also writes ``summary.json``.
 
 A chunk task is a picklable :class:`ChunkTask` run by :func:`execute_chunk`, in this process or on a
 Dask worker. A molecule that fails is a row with a reason; an exception fails the step.
@@ -443,7 +443,58 @@ def _prop(mol, key: str):
         return mol.GetProp(key)
 
 
-_WORK = {"generate": _generate, "validate": _validate, "filter": _filter, "dock": _dock}
+# ----------------------------------------------------------------------------------------- relax
+def setup_relax(step, run: RunDir) -> dict:
+    """Read the protein's heavy atoms once per step.
+
+    Raises:
+        MolgenError: an unreadable protein file.
+    """
+    from molgen.docking.relax import protein_heavy_atoms
+
+    return {"protein": protein_heavy_atoms(step.protein)}
+
+
+def relax_settings(step):
+    from molgen.docking.relax import RelaxSettings
+
+    return RelaxSettings(clash_distance=step.clash_distance, hydrogen_clash_distance=step.hydrogen_clash_distance,
+                         cutoff=step.cutoff, force_constant=step.force_constant, max_iters=step.max_iters)
+
+
+def _relax(task: ChunkTask, run: RunDir, out: Path) -> dict:
+    from rdkit import Chem, rdBase
+
+    from molgen.docking.relax import RELAX_COLUMNS, relax_in_pocket
+
+    step = task.step
+    sdf, carried = _input_paths(task, run)
+    by_id = {}
+    if sdf.stat().st_size:
+        with rdBase.BlockLogs():
+            for rec in sdf_records(sdf.read_text()):
+                by_id[record_title(rec)] = Chem.MolFromMolBlock(rec, sanitize=True, removeHs=False)
+    settings = relax_settings(step)
+    rows, relaxed = [], {}
+    for i in carried["id"]:
+        mol, row = relax_in_pocket(by_id.get(i), task.context["protein"], settings)
+        if i not in by_id:
+            row["relax_reason"] = "no structure in the input step's SDF"
+        elif by_id[i] is None and row["relax_status"] == "failed":
+            row["relax_reason"] = "RDKit cannot read or sanitise the input record"
+        rows.append({"id": i, **row})
+        if mol is not None:
+            relaxed[i] = mol
+    new = pd.DataFrame(rows, columns=["id", *RELAX_COLUMNS])
+    table = _join(carried, new)
+    text = [format_record(Chem.MolToMolBlock(relaxed[r["id"]]), r["id"], r)
+            for r in table.to_dict("records") if r["id"] in relaxed]
+    write_text_atomic(out / MOLECULES, "".join(text))
+    write_table(table, out / TABLE_STEM)
+    return {"n_in": len(carried), "n_out": len(table), "n_ok": len(relaxed)}
+
+
+_WORK = {"generate": _generate, "validate": _validate, "filter": _filter, "dock": _dock, "relax": _relax}
 
 
 # ------------------------------------------------------------------------------------------ merge
@@ -487,6 +538,14 @@ def merge_chunks(step, run: RunDir, n_chunks: int) -> dict:
         if len(table) and metrics["num_ok"] == 0:
             raise MolgenError(f"all {len(table)} ligands failed docking (first reason: "
                               f"{table['dock_reason'].iloc[0]}); see {outputs['table']}")
+    elif step.type == "relax":
+        metrics = _relax_summary(step, table)
+        write_json_atomic(out / "summary.json", metrics)
+        outputs["summary"] = str(out / "summary.json")
+        counts["relaxed"] = metrics["num_ok"]
+        if len(table) and metrics["num_ok"] == 0:
+            raise MolgenError(f"all {len(table)} molecules failed relaxation (first reason: "
+                              f"{table['relax_reason'].iloc[0]}); see {outputs['table']}")
     return {"counts": counts, "outputs": outputs, "metrics": metrics,
             "compute_seconds": round(sum(m.get("seconds", 0.0) for m in metas), 3),
             "seeds": {str(m["chunk"]): m["seed"] for m in metas if m.get("seed") is not None}}
@@ -513,6 +572,24 @@ def _validation_metrics(step, run: RunDir, table: pd.DataFrame, n_chunks: int) -
     cfg = config.to_dict()
     cfg["protein"] = None if step.protein is None else str(step.protein)
     return summarize(table, names, features, reference, cfg)
+
+
+def _relax_summary(step, table: pd.DataFrame) -> dict:
+    ok = (table["relax_status"] == "ok") if len(table) else pd.Series([], dtype=bool)
+
+    def median(col: str):
+        vals = pd.to_numeric(table.loc[ok, col], errors="coerce").dropna() if ok.any() else []
+        return round(float(pd.Series(vals).median()), 3) if len(vals) else None
+
+    fails = table.loc[~ok, "relax_reason"].value_counts().items() if len(table) else []
+    return {"method": step.method, "protein": str(step.protein), "num_molecules": len(table),
+            "num_ok": int(ok.sum()), "num_failed": int((~ok).sum()),
+            "median_rmsd_A": median("relax_rmsd_A"),
+            "median_energy_before_kcal_mol": median("relax_energy_before_kcal_mol"),
+            "median_energy_after_kcal_mol": median("relax_energy_after_kcal_mol"),
+            "median_min_protein_dist_before_A": median("relax_min_protein_dist_before_A"),
+            "median_min_protein_dist_after_A": median("relax_min_protein_dist_after_A"),
+            "failures": {str(r): int(c) for r, c in fails}}
 
 
 def _dock_summary(step, run: RunDir, table: pd.DataFrame) -> dict:

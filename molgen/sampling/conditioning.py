@@ -53,7 +53,7 @@ from torch_geometric.data import Data
 from tqdm.auto import tqdm
 
 from molgen.chem.convert import bonds_to_edges, heavy_kekule
-from molgen.chem.vocab import RDKIT_BOND, Vocab
+from molgen.chem.vocab import POCKET_ELEMENTS, RDKIT_BOND, Vocab
 from molgen.data.pocket import Protein, extract_pocket, read_protein
 from molgen.data.transforms import DEFAULT_POCKET_CUTOFF, pocket_context
 from molgen.errors import MolgenError, SkipRecord, require_file
@@ -75,6 +75,8 @@ DEFAULT_POCKET_RADIUS = 5.0
 HYDROGEN_RATIO = 1.98
 #: Ligands pooled from the nearest pocket-size bins before a size is drawn.
 MIN_SIZE_SAMPLES = 50
+#: Protein heavy atoms within this of a pocket atom are kept with the pocket for guidance, Å.
+PROTEIN_SHELL = 6.0
 
 
 # ---- the network's view of a pocket ------------------------------------------------------------------
@@ -149,6 +151,8 @@ class PocketCondition:
         protein: protein file path.
         num_atoms_all: pocket atoms before hydrogens were dropped.
         box: (centre, edge lengths) in Å when the pocket was given as a box, else None.
+        protein_atoms: [S, 3] float64, Å — the protein's heavy atoms within :data:`PROTEIN_SHELL` of
+            a pocket atom (pocket atoms included): what guidance keeps the ligand clear of.
     """
 
     context: Data
@@ -159,6 +163,7 @@ class PocketCondition:
     protein: str = ""
     num_atoms_all: int = 0
     box: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+    protein_atoms: Tensor | None = None
 
     def summary(self) -> dict:
         return {
@@ -298,8 +303,10 @@ def load_pocket(
     n_all = len(pocket)
     has_h = bool((pocket.element == 0).any())
     size_atoms = n_all if has_h else round(n_all * HYDROGEN_RATIO)
+    heavy = torch.from_numpy(prot.pos[prot.element != POCKET_ELEMENTS.index("H")]).double()
+    near = torch.cdist(heavy, ctx.pos.double()).min(1).values <= PROTEIN_SHELL
     return PocketCondition(ctx, ctx.pos.double().mean(0), size_atoms, given[0], pocket.residue_ids,
-                           str(prot.path), n_all, None if box is None else (center, size))
+                           str(prot.path), n_all, None if box is None else (center, size), heavy[near])
 
 
 def pocket_sizes(stats: dict, pocket_atoms: int, num: int, generator: torch.Generator | None = None,
@@ -495,7 +502,7 @@ def generate_conditioned_graphs(
     if guidance is not None:
         if pocket is None:
             raise MolgenError("guidance keeps ligands out of a protein and inside its pocket: give a pocket")
-        model = GuidedDenoiser(model, guidance, box=pocket.box)
+        model = GuidedDenoiser(model, guidance, box=pocket.box, protein=pocket.protein_atoms)
     gen = torch.Generator().manual_seed(seed)
     if num_atoms is not None or atoms_range is not None:
         sizes = sample_num_atoms(None, num, exact=num_atoms, range_=atoms_range, generator=gen)
@@ -629,6 +636,7 @@ def generate_conditioned(
 __all__ = [
     "DEFAULT_POCKET_RADIUS",
     "HYDROGEN_RATIO",
+    "PROTEIN_SHELL",
     "PocketCondition",
     "PocketRadiusDenoiser",
     "fragment_from_sdf",

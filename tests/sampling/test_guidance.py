@@ -166,6 +166,37 @@ def test_guidance_moves_a_ligand_predicted_inside_the_protein_out_of_it():
     assert guided_net.calls == sum(t >= s.start for t in grid)
 
 
+def test_protein_atoms_outside_the_pocket_are_kept_clear_of_when_given():
+    """The graph holds half the shell (the pocket); the other half is only in ``protein``."""
+    process = build_process("flow", NUM_TYPES, NUM_CHARGES)
+    shell = _shell()
+    half = shell[:, 2] < shell[:, 2].median()
+    sub = MolState.template([6, 6], NUM_TYPES, NUM_CHARGES, context=_half_context(half))
+    sub = sub.replace(pos=sub.pos.double(), center=sub.center.double(), node_attr=sub.node_attr.double())
+    # the site restraint is off: the half shell's centre is not the cavity's
+    s = GuidanceSettings(start=0.5, site_weight=0.0)
+
+    def min_to_shell(state):
+        lig = state.pos[~state.context]
+        return float(torch.cdist(lig, shell).min())
+
+    pocket_only = sample(GuidedDenoiser(WallDenoiser(), s), process, sub, 10, generator=torch.Generator().manual_seed(0))
+    walls = sample(GuidedDenoiser(WallDenoiser(), s, protein=shell), process, sub, 10,
+                   generator=torch.Generator().manual_seed(0))
+    assert min_to_shell(pocket_only) < 1.0  # clear of the half it sees, not of the other half
+    assert min_to_shell(walls) >= s.clash_distance - TOLERANCE
+
+
+def _half_context(half: torch.Tensor):
+    from torch_geometric.data import Data
+
+    pts = _shell()[half]
+    attr = torch.zeros(len(pts), ATTR)
+    attr[:, 0] = 1.0
+    return Data(pos=pts, atom_type=torch.zeros(len(pts), dtype=torch.long),
+                charge=torch.zeros(len(pts), dtype=torch.long), node_attr=attr, num_nodes=len(pts))
+
+
 def test_box_restraint_pulls_the_centroid_into_the_box():
     pos, batch, lig, poc = _two_graphs(3)
     s = GuidanceSettings(clash_weight=0.0, iterations=50)
@@ -204,9 +235,11 @@ def test_guidance_is_equivariant(seed, reflect):
     attr[poc, 0] = 1.0
     context = poc.clone()
     context[lig.nonzero()[0]] = True  # one fixed ligand atom (a fragment) in the first graph
-    net = GuidedDenoiser(IdentityDenoiser(), GuidanceSettings(site_radius=0.5))
+    g = torch.Generator().manual_seed(100 + seed)
+    walls = pos[poc] + 2.0 * torch.randn(int(poc.sum()), 3, generator=g, dtype=torch.float64)
 
-    def run(x):
+    def run(x, protein=None):
+        net = GuidedDenoiser(IdentityDenoiser(), GuidanceSettings(site_radius=0.5), protein=protein)
         inp = DenoiserInput(pos=x, h_type=torch.zeros(len(x), NUM_TYPES + 1, dtype=x.dtype),
                             h_charge=torch.zeros(len(x), NUM_CHARGES + 1, dtype=x.dtype),
                             edge_index=torch.zeros(2, 0, dtype=torch.long), e_bond=torch.zeros(0, 6, dtype=x.dtype),
@@ -214,13 +247,15 @@ def test_guidance_is_equivariant(seed, reflect):
                             context_mask=context, node_attr=attr)
         return net(inp).pos
 
-    g = torch.Generator().manual_seed(100 + seed)
     rot = _random_rotation(g, reflect)
     shift = 10 * torch.randn(3, generator=g, dtype=torch.float64)
     out = run(pos)
     assert not torch.allclose(out, pos)  # guidance moved something
     assert torch.equal(out[context], pos[context])
     assert torch.allclose(run(pos @ rot.T + shift), out @ rot.T + shift, atol=1e-9)
+    out_w = run(pos, walls)
+    assert not torch.allclose(out_w, out)  # the protein atoms matter
+    assert torch.allclose(run(pos @ rot.T + shift, walls @ rot.T + shift), out_w @ rot.T + shift, atol=1e-9)
 
 
 # ---- the shipped pocket model: off is today's sampling, on changes it ---------------------------------------
