@@ -15,6 +15,14 @@ w(t) ‖x̂_1 − x_1‖², with ``time_weighting`` ``none`` (w = 1, default) or
 Coupling: ``ot`` aligns each graph's prior sample to its data by permutation and/or Kabsch
 rotation (:mod:`molgen.processes.ot`) before interpolating; sampling is unchanged (the prior).
 
+Stochastic sampling (``pos_stochasticity`` γ ≥ 0, Euler only): the SDE with the same marginals as the
+flow (Albergo, Boffi & Vanden-Eijnden 2023, stochastic interpolants; Ma et al. 2024, SiT),
+dx = [v + (g²/2) ∇log p_t] dt + g dW with g² = 2γ(1 − t). With the linear interpolant the score is
+−ε̂ / (1 − t), ε̂ = (x_t − t x̂_1) / (1 − t) the predicted prior sample, so one Euler–Maruyama step is
+x + h (v − γ ε̂) + sqrt(2γ (1 − t) h) z, z prior-shaped noise (zero CoM); the step that ends at t = 1
+stays deterministic and lands on x̂_1. Like the categorical ``discrete_stochasticity``, the noise lets
+the sampler correct earlier errors; γ = 0 (default) is the deterministic flow.
+
 Integrators: ``euler`` (one network call per step) and ``heun`` (Heun's second-order method: a
 second call at the Euler prediction, trapezoidal average of the two velocities; the step that
 ends at t = 1 is an Euler step since v is singular there). Categorical variables jump once per
@@ -63,6 +71,7 @@ class FlowMatching(GenerativeProcess):
         ot: coupling, ``none``/False (independent), ``permutation``, ``rotation`` or ``full``/True.
         time_weighting: ``none`` (default), ``velocity`` or ``flowmol``.
         weight_clip: upper clip of the ``velocity`` weight.
+        pos_stochasticity: γ of the stochastic sampler (sampling only, Euler only; 0 = the ODE).
         **common: ``discrete``, ``discrete_schedule``, ``onehot_scale``, ``loss_weights``,
             ``time_dist`` of :class:`~molgen.processes.base.GenerativeProcess`.
     """
@@ -80,9 +89,15 @@ class FlowMatching(GenerativeProcess):
         ot: bool | str | None = False,
         time_weighting: str = "none",
         weight_clip: float = 100.0,
+        pos_stochasticity: float = 0.0,
         **common,
     ) -> None:
         super().__init__(num_types, num_charges, num_bond_types, **common)
+        if not pos_stochasticity >= 0:
+            raise ValueError(f"pos_stochasticity must be >= 0, got {pos_stochasticity}")
+        if pos_stochasticity > 0 and integrator != "euler":
+            raise ValueError("pos_stochasticity needs the euler integrator (heun would discard the noise)")
+        self.pos_stochasticity = float(pos_stochasticity)
         if integrator not in ("euler", "heun"):
             raise ValueError(f"unknown integrator {integrator!r}; choose euler or heun")
         if grid not in ("uniform", "power", "log", "matched"):
@@ -133,8 +148,13 @@ class FlowMatching(GenerativeProcess):
     def _continuous_step(
         self, x: Tensor, x_hat: Tensor, t: float, s: float, noise: Callable[[], Tensor]
     ) -> Tensor:
-        frac = min(1.0, (s - t) / max(1.0 - t, 1e-12))
-        return x + frac * (x_hat - x)
+        gap = max(1.0 - t, 1e-12)
+        gamma = self.pos_stochasticity
+        if gamma == 0 or s >= 1:
+            return x + min(1.0, (s - t) / gap) * (x_hat - x)
+        h = s - t
+        eps_hat = (x - t * x_hat) / gap
+        return x + h * ((x_hat - x) / gap - gamma * eps_hat) + (2 * gamma * gap * h) ** 0.5 * noise()
 
     def step(
         self,

@@ -29,6 +29,9 @@ FAST = [
     ("diffusion", {"sampler": "ddim", "discrete": "continuous"}, 160),
     ("flow", {"integrator": "euler", "discrete": "uniform"}, 160),
     ("flow", {"integrator": "heun", "discrete": "masked"}, 40),
+    # the stochastic samplers keep the marginals: coordinate SDE and categorical remasking together
+    ("flow", {"integrator": "euler", "discrete": "masked", "pos_stochasticity": 1.0, "discrete_stochasticity": 2.0},
+     160),
 ]
 SLOW = [
     (
@@ -94,3 +97,21 @@ def test_discretisation_error_is_visible():
     """The check has power: 5 DDIM steps shrink the variances by ~20 %, far beyond the tolerance."""
     z = run_gaussian("diffusion", {"sampler": "ddim"}, 5, m=2500)
     assert z["cov"] > 2 * Z_MAX, z
+
+
+def test_stochastic_flow_sampler_is_stochastic_and_checked():
+    """pos_stochasticity > 0 adds noise (two generators differ where the ODE would not), and only with Euler."""
+    mu, cov = random_gaussian_target(N, 0)
+    pis = [random_marginals(N, T, 1), random_marginals(N, C, 2), random_marginals(N * (N - 1) // 2, K, 3)]
+    outs = {}
+    for gamma in (0.0, 1.0):
+        proc = build_process("flow", T, C, pos_stochasticity=gamma, discrete="continuous")
+        oracle = GaussianOracle(proc, mu, cov, *pis)
+        template = MolState.template([N] * 8, T, C, dtype=torch.float64)
+        # same seed, so the same prior; gamma > 0 adds noise at every step but the last
+        outs[gamma] = sample(oracle, proc, template, 10, generator=torch.Generator().manual_seed(0)).pos
+    assert not torch.allclose(outs[0.0], outs[1.0])
+    with pytest.raises(ValueError, match="euler"):
+        build_process("flow", T, C, pos_stochasticity=1.0, integrator="heun")
+    with pytest.raises(ValueError, match=">= 0"):
+        build_process("flow", T, C, pos_stochasticity=-0.5)
