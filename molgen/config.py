@@ -108,6 +108,8 @@ class TrainConfig(_Strict):
     val_num_samples: int = Field(64, ge=0)
     val_sample_steps: int = Field(20, ge=1)
     checkpoint_every_n_steps: int | None = Field(200, ge=1)
+    init_from: Path | None = Field(None, description="a trained model file whose weights a new run starts "
+                                   "from (molgen.training.warm_start; a pocket model from an unconditional prior)")
 
 
 class TrainerConfig(_Strict):
@@ -203,6 +205,7 @@ def _resolve_paths(cfg: Config, base: Path) -> Config:
     cfg.data.test = fix(cfg.data.test)
     cfg.data.extra_train = [fix(p) for p in cfg.data.extra_train]
     cfg.out_dir = fix(cfg.out_dir)
+    cfg.train.init_from = fix(cfg.train.init_from)
     return cfg
 
 

@@ -6,6 +6,7 @@ Run directory (``cfg.out_dir``)::
     checkpoints/last.ckpt  every ``train.checkpoint_every_n_steps`` steps and at the end
     checkpoints/best.ckpt  lowest val/loss
     model.ckpt             exported EMA weights + config + stats (molgen.load_model)
+    init_from.json         with ``train.init_from``: what the new run's weights were started from
     logs/                  CSV (and TensorBoard when installed) logs
 
 Resume (``resume=True``): the run continues from ``checkpoints/last.ckpt`` with the same global
@@ -18,6 +19,7 @@ an ``hpc_ckpt_*.ckpt`` in the run directory that the requeued job resumes from.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 from pathlib import Path
@@ -125,6 +127,11 @@ def train(cfg: Config, resume: bool = False, extra_callbacks: list | None = None
     if dm.vocab.name != d.vocab:
         raise MolgenError(f"data.vocab is {d.vocab!r} but the prepared data uses {dm.vocab.name!r}", d.train)
     module = MolgenModule(config_to_dict(cfg), dm.stats, dm.vocab.to_dict())
+    if cfg.train.init_from is not None and not resume:  # a resumed run has its own weights
+        from molgen.training.warm_start import warm_start
+
+        info = warm_start(module.model, cfg.train.init_from, module.ema)
+        (run / "init_from.json").write_text(json.dumps(info, indent=2) + "\n")
     if cfg.train.compile:
         module.model = torch.compile(module.model)
 

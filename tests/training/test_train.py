@@ -224,3 +224,20 @@ def test_lr_schedule_is_decided_by_the_config_not_the_step_limit(qm9_prepared, t
         sched = module.configure_optimizers()["lr_scheduler"]["scheduler"]
         for step, factor in expected.items():
             assert abs(sched.lr_lambdas[0](step) - factor) < 1e-12, (schedule, step)
+
+
+def test_init_from_starts_a_new_run_from_a_model_file(qm9_prepared, tmp_path):
+    """train.init_from: the new run starts at the given weights (one Adam step away after one step,
+    against O(1) differences from a fresh init) and records it in init_from.json."""
+    first = train(_cfg(qm9_prepared, tmp_path / "a", "train.max_steps=2", "train.val_num_samples=0"))
+    src = torch.load(first / "model.ckpt", weights_only=True)["state_dict"]
+    second = train(_cfg(qm9_prepared, tmp_path / "b", "train.max_steps=1", "train.val_num_samples=0", "seed=7",
+                        "optim.lr=1e-4", f"train.init_from={first / 'model.ckpt'}"))
+    info = json.loads((second / "init_from.json").read_text())
+    assert info["copied"] == len(src) and not info["embedding_widened"]
+    got = torch.load(second / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+    key = "model.embed.0.weight"
+    assert (got[key] - src["embed.0.weight"]).abs().max() < 5e-4  # one Adam step of lr 1e-4 (+ warm-up)
+    fresh = train(_cfg(qm9_prepared, tmp_path / "c", "train.max_steps=1", "train.val_num_samples=0", "seed=7"))
+    other = torch.load(fresh / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"][key]
+    assert (other - src["embed.0.weight"]).abs().max() > 0.05

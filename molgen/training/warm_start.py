@@ -1,0 +1,97 @@
+"""Start a new run from the weights of a trained model (``train.init_from``).
+
+The use it is made for: a pocket model fine-tuned from an unconditional prior of the same vocabulary
+(issue 16: the chemistry comes from many drug-like molecules, the pocket complexes teach placement).
+The two networks differ in one place only: the pocket model's atom embedding reads F more input columns,
+the pocket residue features of :mod:`molgen.data.transforms`, between the charge one-hot and the context
+flag (:func:`molgen.models.layers.node_inputs`). Those columns start at zero, so the warm-started
+pocket network computes exactly the prior's function on any graph whose atoms carry zero residue
+features (the ligand atoms), and the pocket only enters as training moves the new weights.
+
+Every other parameter must match by name and shape (the wrapper :class:`PocketRadiusDenoiser` holds
+the network as ``net.``; names are compared without it): a different hidden size, layer count or
+vocabulary is an error, not a silent partial load. The EMA copy starts from the same weights.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from molgen.errors import MolgenError
+
+log = logging.getLogger(__name__)
+
+WRAPPER_PREFIX = "net."
+#: The atom-embedding input layer, whose columns follow :func:`molgen.models.layers.node_inputs`.
+EMBED_KEY = "embed.0.weight"
+
+
+def _bare(key: str) -> str:
+    return key[len(WRAPPER_PREFIX):] if key.startswith(WRAPPER_PREFIX) else key
+
+
+def _embed_columns(src: torch.Tensor, dst_shape: torch.Size, num_types: int, num_charges: int) -> torch.Tensor:
+    """The prior's embedding weight [H, D_src] placed into [H, D_dst]: the F_dst − F_src new residue-feature
+    columns (after the type and charge one-hots) are zero, every other column is the prior's."""
+    head = (num_types + 1) + (num_charges + 1)
+    extra = dst_shape[1] - src.shape[1]
+    if src.shape[0] != dst_shape[0] or extra < 0:
+        raise MolgenError(f"cannot warm-start the atom embedding {tuple(dst_shape)} from {tuple(src.shape)}")
+    out = src.new_zeros(dst_shape)
+    out[:, :head] = src[:, :head]
+    out[:, head + extra:] = src[:, head:]
+    return out
+
+
+def warm_start(model: nn.Module, source: str | Path, ema: nn.Module | None = None) -> dict:
+    """Load ``source`` (a model file or a Lightning checkpoint) into ``model`` (and ``ema``).
+
+    Args:
+        model: the new run's network (bare, or wrapped in ``PocketRadiusDenoiser``).
+        source: the trained model to start from.
+        ema: the run's ``AveragedModel``, given the same weights.
+
+    Returns:
+        ``{"source", "copied", "embedding_widened", "new_columns"}``: what was loaded.
+
+    Raises:
+        MolgenError: an unreadable file, another vocabulary, or a parameter missing or of another shape.
+    """
+    from molgen.chem.vocab import Vocab
+    from molgen.training.checkpoint import read_model_file
+
+    _, _, vocab, src_state, _ = read_model_file(source)
+    src = {_bare(k): v for k, v in src_state.items()}
+    dst = model.state_dict()
+    num_types = getattr(getattr(model, "net", model), "num_types", None)
+    num_charges = getattr(getattr(model, "net", model), "num_charges", None)
+    if Vocab.from_dict(vocab).num_types != num_types or Vocab.from_dict(vocab).num_charges != num_charges:
+        raise MolgenError(f"init_from has vocabulary {vocab.get('name')!r} with other atom types or charges "
+                          "than this run's", source)
+    new, widened = {}, 0
+    for key, value in dst.items():
+        bare = _bare(key)
+        if bare not in src:
+            raise MolgenError(f"init_from has no parameter {bare!r} (another architecture?)", source)
+        s = src[bare].to(value.dtype)
+        if s.shape == value.shape:
+            new[key] = s
+        elif bare == EMBED_KEY:
+            new[key] = _embed_columns(s, value.shape, num_types, num_charges)
+            widened = value.shape[1] - s.shape[1]
+        else:
+            raise MolgenError(f"init_from parameter {bare!r} has shape {tuple(s.shape)}, this run's "
+                              f"{tuple(value.shape)} (another hidden size or layer count?)", source)
+    unused = sorted(set(src) - {_bare(k) for k in dst})
+    if unused:
+        raise MolgenError(f"init_from holds parameters this network lacks: {', '.join(unused[:3])}", source)
+    model.load_state_dict(new)
+    if ema is not None:
+        ema.module.load_state_dict(model.state_dict())
+    info = {"source": str(source), "copied": len(new), "embedding_widened": bool(widened), "new_columns": widened}
+    log.info("warm start from %s: %d tensors, %d new zero embedding columns", source, len(new), widened)
+    return info

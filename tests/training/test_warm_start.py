@@ -1,0 +1,86 @@
+"""Warm start (train.init_from): a pocket network started from an unconditional prior computes the
+prior's function on ligand atoms, exactly; anything else that does not fit is a one-line error."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from molgen.chem.vocab import DRUG_HEAVY, NUM_BOND_TYPES, QM9_HEAVY
+from molgen.errors import MolgenError
+from molgen.models import DenoiserInput
+from molgen.models.graphs import complete_graph
+from molgen.training.checkpoint import FORMAT
+from molgen.training.module import build_components
+from molgen.training.warm_start import warm_start
+
+TINY = {"name": "egnn", "hidden": 16, "edge_dim": 8, "num_layers": 2, "num_rbf": 8}
+FLOW = {"name": "flow"}
+
+
+def _model_file(tmp_path, vocab, model_cfg=TINY, seed=0):
+    torch.manual_seed(seed)
+    cfg = {"model": dict(model_cfg), "process": FLOW, "data": {"context": "none"}, "train": {}}
+    net, _ = build_components(cfg, vocab)
+    path = tmp_path / f"prior_{vocab.name}_{model_cfg['hidden']}.ckpt"
+    torch.save({"format": FORMAT, "config": cfg, "stats": {}, "vocab": vocab.to_dict(),
+                "state_dict": net.state_dict(), "meta": {}}, path)
+    return net, path
+
+
+def _pocket_net(vocab, model_cfg=TINY):
+    torch.manual_seed(1)  # other random weights than the prior's
+    cfg = {"model": {**model_cfg, "pocket_radius": 5.0}, "process": FLOW, "data": {"context": "pocket"}, "train": {}}
+    net, _ = build_components(cfg, vocab)
+    return net
+
+
+def _ligand_input(vocab, attr_dim: int, n: int = 7) -> DenoiserInput:
+    g = torch.Generator().manual_seed(3)
+    batch = torch.zeros(n, dtype=torch.long)
+    ei = complete_graph(batch, 1)
+    return DenoiserInput(
+        pos=torch.randn(n, 3, generator=g),
+        h_type=torch.nn.functional.one_hot(torch.randint(0, vocab.num_types + 1, (n,), generator=g),
+                                           vocab.num_types + 1).float(),
+        h_charge=torch.nn.functional.one_hot(torch.randint(0, vocab.num_charges + 1, (n,), generator=g),
+                                             vocab.num_charges + 1).float(),
+        edge_index=ei,
+        e_bond=torch.nn.functional.one_hot(torch.randint(0, NUM_BOND_TYPES + 1, (ei.shape[1],), generator=g),
+                                           NUM_BOND_TYPES + 1).float(),
+        t=torch.tensor([0.4]), batch=batch, num_graphs=1,
+        node_attr=torch.zeros(n, attr_dim),  # ligand atoms carry no pocket-residue features
+    )
+
+
+def test_pocket_network_from_prior_is_the_prior_on_ligand_atoms(tmp_path):
+    prior, path = _model_file(tmp_path, DRUG_HEAVY)
+    pocket = _pocket_net(DRUG_HEAVY)
+    attr_dim = pocket.net.node_attr_dim
+    assert attr_dim > 0
+    before = pocket(_ligand_input(DRUG_HEAVY, attr_dim)).pos
+    info = warm_start(pocket, path)
+    assert info["embedding_widened"] and info["new_columns"] == attr_dim
+    inp = _ligand_input(DRUG_HEAVY, attr_dim)
+    got, want = pocket(inp), prior(replace(inp, node_attr=None))
+    assert not torch.allclose(before, want.pos)  # the test has power: unrelated weights differ
+    for a, b in zip((got.pos, got.type_logits, got.charge_logits, got.bond_logits),
+                    (want.pos, want.type_logits, want.charge_logits, want.bond_logits), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+    # the new residue-feature columns start at zero and are trainable
+    w = pocket.net.embed[0].weight
+    head = (DRUG_HEAVY.num_types + 1) + (DRUG_HEAVY.num_charges + 1)
+    assert torch.count_nonzero(w[:, head:head + attr_dim]) == 0 and w.requires_grad
+
+
+def test_warm_start_refuses_what_does_not_fit(tmp_path):
+    _, other_vocab = _model_file(tmp_path, QM9_HEAVY)
+    with pytest.raises(MolgenError, match="vocabulary"):
+        warm_start(_pocket_net(DRUG_HEAVY), other_vocab)
+    _, wider = _model_file(tmp_path, DRUG_HEAVY, {**TINY, "hidden": 24})
+    with pytest.raises(MolgenError, match="shape"):
+        warm_start(_pocket_net(DRUG_HEAVY), wider)
+    with pytest.raises(MolgenError, match="not found"):
+        warm_start(_pocket_net(DRUG_HEAVY), tmp_path / "missing.ckpt")
