@@ -39,6 +39,8 @@ def data_prepare(
                                                     "complexes: index CSV; qm9: qm9pack CSV folder or QM9 archive)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output cache directory."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Keep at most this many molecules."),
+    skip: int = typer.Option(0, "--skip", help="moses: leave out the first N SMILES rows (prepare a large "
+                             "set slice by slice: --skip 10000 --limit 10000)."),
     vocab: str = typer.Option("drug", "--vocab", help="Element vocabulary: drug | drug_heavy for "
                               "sdf/moses/complexes; qm9 (default for qm9) | qm9_heavy for qm9."),
     cutoff: float = typer.Option(8.0, "--cutoff", help="complexes: pocket cutoff around the ligand, Å."),
@@ -51,7 +53,7 @@ def data_prepare(
     from molgen.data import prepare_dataset
 
     summary = prepare_dataset(
-        kind, inputs or [], out, limit=limit, vocab=vocab, cutoff=cutoff, ca_only=ca_only,
+        kind, inputs or [], out, limit=limit, skip=skip, vocab=vocab, cutoff=cutoff, ca_only=ca_only,
         workers=workers, seed=seed, download=download,
     )
     _print_json(summary)

@@ -20,6 +20,7 @@ def prepare_dataset(
     out: Path,
     *,
     limit: int | None = None,
+    skip: int = 0,
     vocab: str = "drug",  # qm9: "qm9" unless "qm9_heavy" is asked for
     cutoff: float = 8.0,
     ca_only: bool = False,
@@ -45,7 +46,8 @@ def prepare_dataset(
     if kind == "moses":
         from molgen.data.moses import prepare_moses
 
-        return prepare_moses(inputs[0], out, vocab=get_vocab(vocab), limit=limit, workers=workers, seed=seed)
+        return prepare_moses(inputs[0], out, vocab=get_vocab(vocab), limit=limit, workers=workers, seed=seed,
+                             skip=skip)
     if kind == "complexes":
         from molgen.data.complexes import prepare_complexes
 

@@ -98,12 +98,15 @@ def _worker_init() -> None:
     RDLogger.DisableLog("rdApp.*")
 
 
-def read_smiles_csv(path: str | Path, limit: int | None = None) -> tuple[list[str], list[str] | None]:
+def read_smiles_csv(
+    path: str | Path, limit: int | None = None, skip: int = 0
+) -> tuple[list[str], list[str] | None]:
     """SMILES (and the split column, if any) of a MOSES-style CSV, optionally gzipped.
 
     Args:
         path: CSV with a ``SMILES`` column (any case); an optional ``SPLIT`` column is returned too.
-        limit: read only the first N rows.
+        limit: read only the first N rows (after ``skip``).
+        skip: leave out the first N data rows.
 
     Raises:
         MolgenError: missing/unreadable file or no SMILES column.
@@ -117,7 +120,8 @@ def read_smiles_csv(path: str | Path, limit: int | None = None) -> tuple[list[st
         if "smiles" not in cols:
             raise MolgenError(f"no SMILES column in the CSV header {header}", path)
         use = [cols["smiles"]] + ([cols["split"]] if "split" in cols else [])
-        df = pd.read_csv(path, usecols=use, nrows=limit, dtype=str, keep_default_na=False)
+        df = pd.read_csv(path, usecols=use, nrows=limit, dtype=str, keep_default_na=False,
+                         skiprows=range(1, skip + 1) if skip else None)
     except MolgenError:
         raise
     except Exception as err:  # noqa: BLE001 (gzip, decoding and CSV parser errors)
@@ -127,16 +131,24 @@ def read_smiles_csv(path: str | Path, limit: int | None = None) -> tuple[list[st
     return smiles, splits
 
 
-def prepare_moses(source: Path, out: Path, vocab: Vocab, limit: int | None, workers: int, seed: int) -> dict:
+def prepare_moses(
+    source: Path, out: Path, vocab: Vocab, limit: int | None, workers: int, seed: int, skip: int = 0
+) -> dict:
     """Embed MOSES SMILES in 3D and write them into a molecule cache.
+
+    A large set is prepared in slices (``skip`` and ``limit``), each its own cache, so that a long
+    preparation can stop and go on slice by slice; training reads several caches at once
+    (``data.extra_train``). Molecules are named by their row in the file (``train:12345``), so the
+    slices' names never collide, and a molecule gets the same conformer in any slicing.
 
     Args:
         source: SMILES CSV(.gz) (column ``SMILES``, optional ``SPLIT``).
         out: output cache directory.
         vocab: element and charge vocabulary.
-        limit: use only the first N SMILES.
+        limit: use only the first N SMILES (after ``skip``).
         workers: processes for embedding; 0 = all available cores, 1 = in this process.
         seed: run seed, mixed into every molecule's embedding seed.
+        skip: leave out the first N SMILES rows.
 
     Returns:
         The summary written to ``out/summary.json``; ``force_field`` counts the method used per
@@ -148,7 +160,9 @@ def prepare_moses(source: Path, out: Path, vocab: Vocab, limit: int | None, work
     from molgen.data.stats import write_stats
 
     source, out = Path(source), Path(out)
-    smiles, splits = read_smiles_csv(source, limit)
+    if skip < 0:
+        raise MolgenError(f"skip must be >= 0, got {skip}", source)
+    smiles, splits = read_smiles_csv(source, limit, skip)
     if not smiles:
         raise MolgenError("no SMILES rows", source)
     if workers <= 0:
@@ -171,7 +185,7 @@ def prepare_moses(source: Path, out: Path, vocab: Vocab, limit: int | None, work
         for row, blob, info, converged in tqdm(
             results, total=len(smiles), desc="MOSES 3D", unit="mol", disable=None
         ):
-            rid = f"{stem}:{row}"
+            rid = f"{stem}:{skip + row}"
             if blob is None:
                 report.skip(info, rid)
                 continue

@@ -137,3 +137,18 @@ def test_force_field_fallbacks_are_recorded(tmp_path: Path) -> None:
     summary = prepare_moses(src, tmp_path / "out", DRUG, None, workers=1, seed=0)
     assert summary["force_field"] == {"mmff": 1, "uff": 1}
     assert summary["skip_reasons"] == {"element Xe not in the drug vocabulary": 1}
+
+
+def test_slices_are_the_whole_set(one_worker: tuple[dict, list], moses_csv: Path, tmp_path: Path) -> None:
+    """--skip/--limit slices hold the same molecules, names and conformers as one preparation of the set."""
+    _, whole = one_worker
+    assert read_smiles_csv(moses_csv, limit=3, skip=5)[0] == SMILES[5:8]
+    sliced = []
+    for k, (skip, limit) in enumerate(((0, 7), (7, 7), (14, None))):
+        prepare_moses(moses_csv, tmp_path / f"s{k}", DRUG, limit, workers=1, seed=0, skip=skip)
+        sliced += list(MoleculeCache(tmp_path / f"s{k}"))
+    assert [g.name for g in sliced] == [g.name for g in whole]
+    for a, b in zip(whole, sliced, strict=True):
+        assert torch.equal(a.pos, b.pos) and torch.equal(a.bond_type, b.bond_type)
+    with pytest.raises(MolgenError, match="skip must be >= 0"):
+        prepare_moses(moses_csv, tmp_path / "bad", DRUG, None, 1, 0, skip=-1)
