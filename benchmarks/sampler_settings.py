@@ -39,8 +39,8 @@ def parse_setting(text: str) -> dict:
 
 
 def markdown(result: dict) -> str:
-    cols = ("valid", "valid_connected", "atom_stable", "unique", "novel", "atom_types_tv", "bond_types_tv",
-            "n_atoms_tv", "ring_sizes_tv", "molecules_per_s")
+    cols = ("valid", "valid_connected", "atom_stable", "mol_stable", "mol_stable_edm", "unique", "novel",
+            "atom_types_tv", "bond_types_tv", "n_atoms_tv", "ring_sizes_tv", "molecules_per_s")
     lines = [f"Model `{result['checkpoint']}` (step {result['trained'].get('global_step')}), "
              f"{result['rows'][0]['num']} molecules per row, seed {result['seed']}, {result['threads']} thread(s).", "",
              "| setting | steps | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
