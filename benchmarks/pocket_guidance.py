@@ -20,7 +20,7 @@ Optionally (``--relax``) the guided ligands that sanitise are relaxed by ``molge
 Run from the repository root::
 
     OMP_NUM_THREADS=1 python -m benchmarks.pocket_guidance --num 16 --steps 20 \
-        --complexes 1S3V,1G9V_RQ3,7ZTL_BCN --out benchmarks/pocket_guidance.json
+        --complexes 1S3V,1G9V_RQ3,7ZTL_BCN --out benchmarks/results/pocket_guidance.json
 """
 
 from __future__ import annotations
