@@ -45,6 +45,8 @@ Run from the repository root (the split once, then the benchmark)::
         --split-dir runs/pocket_split_all
     python -m benchmarks.pocket --split-dir runs/pocket_split --checkpoint data/checkpoints/pocket_flow.ckpt \
         --out benchmarks/pocket.json
+    # a sampler setting in place of the file's (repeatable; recorded under settings.process_options):
+    python -m benchmarks.pocket --split-dir runs/pocket_split --option discrete_stochasticity=1 --out eta1.json
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ import statistics
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks.sampler_settings import parse_setting
 
 REPO = Path(__file__).resolve().parents[1]
 log = logging.getLogger("benchmarks.pocket")
@@ -320,13 +324,14 @@ def _frac_below(rows: list[dict], key: str, cut: float = 2.0) -> float | None:
 
 
 def run_benchmark(checkpoint: Path, split_dir: Path, num: int, poses: int, steps: int, sites: int,
-                  seed: int, view: str, skip: set[str], crystals: int | None = None, dock_num: int = 4) -> dict:
+                  seed: int, view: str, skip: set[str], crystals: int | None = None, dock_num: int = 4,
+                  process_options: dict | None = None) -> dict:
     import torch
 
     from molgen.sampling.conditioning import load_pocket
     from molgen.training import load_model
 
-    gm = load_model(checkpoint)
+    gm = load_model(checkpoint, process_options=process_options or None)
     split = json.loads((split_dir / "split.json").read_text())
     fep = _rows(split_dir / "test_fep.csv")
     by_site: dict[str, list[dict]] = {}
@@ -340,7 +345,7 @@ def run_benchmark(checkpoint: Path, split_dir: Path, num: int, poses: int, steps
         "seed", "test_fraction", "sites", "held_out_sites", "test_targets", "train_ligands", "test_fep_ligands")},
         "torch_threads": torch.get_num_threads(), "load_start": _load(), "settings": {
             "num": num, "poses": poses, "steps": steps, "sites": len(chosen), "seed": seed, "view": view,
-            "dock_num": dock_num}}
+            "dock_num": dock_num, "process_options": process_options or {}}}
     first = by_site[chosen[0]]
     ref0 = _site_ligands(first, 1)[0]
     pocket = load_pocket(first[0]["protein"], ref_ligand=ref0, vocab=gm.vocab)
@@ -398,6 +403,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--view", default="progressive", help="Pose view: progressive | revealed.")
     p.add_argument("--crystals", type=int, default=None, help="Use only the first N crystal complexes.")
     p.add_argument("--dock-num", type=int, default=4, help="Generated and reference ligands redocked per site.")
+    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                   help="Sampler setting replacing the model file's (repeatable), e.g. discrete_stochasticity=1.")
     p.add_argument("--skip", default="", help="Comma-separated parts to skip: cost,sampling,generation,poses.")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -412,7 +419,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.out is None:
         p.error("--out is required")
     result = run_benchmark(args.checkpoint, args.split_dir, args.num, args.poses, args.steps, args.sites, args.seed,
-                           args.view, {s for s in args.skip.split(",") if s}, args.crystals, args.dock_num)
+                           args.view, {s for s in args.skip.split(",") if s}, args.crystals, args.dock_num,
+                           parse_setting(",".join(args.option)))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: result.get(k) for k in ("cost", "sampling")} | {

@@ -66,6 +66,19 @@ def test_pocket_site_means_skip_missing_figures():
     assert site_means(rows) == {"valid": 0.25, "qed": 0.5}
 
 
+def test_pocket_options_reach_the_model(tmp_path, monkeypatch):
+    """``--option`` (repeatable) is parsed as YAML scalars and handed to the benchmark as process options."""
+    import benchmarks.pocket as pocket
+
+    seen = {}
+    monkeypatch.setattr(pocket, "run_benchmark", lambda *a, **kw: seen.update(opts=a[-1]) or {})
+    pocket.main(["--split-dir", str(tmp_path), "--out", str(tmp_path / "r.json"),
+                 "--option", "discrete_stochasticity=1.5", "--option", "sampler=euler"])
+    assert seen["opts"] == {"discrete_stochasticity": 1.5, "sampler": "euler"}
+    pocket.main(["--split-dir", str(tmp_path), "--out", str(tmp_path / "r.json")])
+    assert seen["opts"] == {}
+
+
 def _heavy_sample(tmp_path):
     from molgen.data.qm9 import prepare_qm9
 

@@ -8,6 +8,9 @@
    molecule), ``add`` lets RDKit infer missing hydrogens and places them (``AddHs(addCoords=True)``),
    ``auto`` picks ``keep`` when the molecule has any H atom, else ``add``.
 3. Sanitization (``Chem.SanitizeMol``); a failure is the molecule's ``error`` and it is not valid.
+   The atoms of an aromatic bond are flagged aromatic first, as in the molecule that was written: a
+   molfile keeps bond type 4 but no atom flags, and without them RDKit accepts an aromatic bond between
+   non-ring atoms (``C:C:O``) that it rejects when the atoms carry the flag.
 """
 
 from __future__ import annotations
@@ -157,6 +160,10 @@ def build_molecule(mol: Chem.Mol, bonds: str = "predicted", hydrogens: str = "au
         return Built(raw, None, (), hydrogens, "sanitization failed: " + impossible)
     for a in raw.GetAtoms():
         a.SetNoImplicit(hydrogens == "keep")
+    for b in raw.GetBonds():
+        if b.GetIsAromatic() or b.GetBondType() == Chem.BondType.AROMATIC:
+            b.GetBeginAtom().SetIsAromatic(True)
+            b.GetEndAtom().SetIsAromatic(True)
     raw.UpdatePropertyCache(strict=False)
     if error is not None:
         return Built(raw, None, (), hydrogens, " ".join(error.split()))

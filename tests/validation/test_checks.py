@@ -65,6 +65,26 @@ def test_sanitization_check(mols, run_check):
     bad.GetConformer().Set3D(True)
     assert run_check("sanitization", bad.GetMol())["sanitization"] is False
 
+def _from_molfile(mol: Chem.Mol) -> Chem.Mol:
+    """The molecule as validation reads it back from a molfile written with its aromatic bonds (type 4)."""
+    return Chem.MolFromMolBlock(Chem.MolToMolBlock(mol, kekulize=False), sanitize=False, removeHs=False)
+
+
+def test_aromatic_bonds_count_only_in_rings(mols, run_check):
+    """A molfile keeps bond type 4 but no atom flags; the chain C:C:O must still fail, benzene still pass."""
+    chain = Chem.RWMol(Chem.MolFromSmiles("CCO"))
+    for bond in chain.GetBonds():
+        bond.SetBondType(Chem.BondType.AROMATIC)
+        bond.SetIsAromatic(True)
+    chain.AddConformer(Chem.Conformer(chain.GetNumAtoms()))
+    chain.GetConformer().Set3D(True)
+    read = _from_molfile(chain.GetMol())
+    assert [b.GetBondType() for b in read.GetBonds()] == [Chem.BondType.AROMATIC] * 2
+    assert not any(a.GetIsAromatic() for a in read.GetAtoms())
+    assert run_check("sanitization", read)["sanitization"] is False
+    assert run_check("sanitization", _from_molfile(mols["toluene"]))["sanitization"] is True
+
+
 
 def test_inchi_check(mols, run_check):
     assert run_check("inchi_convertible", mols["ethanol"])["inchi_convertible"] is True
