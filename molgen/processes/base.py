@@ -38,7 +38,7 @@ from torch import Tensor
 from molgen.chem.vocab import NUM_BOND_TYPES
 from molgen.models.base import DenoiserInput, DenoiserOutput
 from molgen.processes.discrete import Categorical
-from molgen.processes.schedules import TIME_DISTS
+from molgen.processes.schedules import TIME_DISTS, time_quantile
 from molgen.processes.state import MolState, masked_graph_mean
 
 #: (MolState field, DenoiserOutput logits field, loss key) of the three categorical variables.
@@ -157,8 +157,8 @@ class GenerativeProcess:
             z = torch.randn(num_graphs, generator=generator, device=device)
             return torch.sigmoid(z).clamp(max=1 - 1e-6)
         u = torch.rand(num_graphs, generator=generator, device=device)
-        if self.time_dist == "beta":  # inverse CDF of Beta(2, 1): F(t) = t²
-            return u.sqrt().clamp(max=1 - 1e-6)
+        if self.time_dist == "beta":
+            return time_quantile(u, "beta").to(u.dtype).clamp(max=1 - 1e-6)
         return u
 
     def _items(self, state: MolState, field: str) -> tuple[Tensor, Tensor]:

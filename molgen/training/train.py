@@ -98,23 +98,17 @@ def train(cfg: Config, resume: bool = False, extra_callbacks: list | None = None
     last = ckpt_dir / "last.ckpt"
     if resume and not last.is_file():
         raise MolgenError("nothing to resume: no checkpoints/last.ckpt", run)
-    run.mkdir(parents=True, exist_ok=True)
-    old_log = run / "logs" / "metrics.csv"
-    if resume and old_log.is_file():  # Lightning's CSV logger would overwrite the earlier segment
-        k = len(list(old_log.parent.glob("metrics.resumed-*.csv")))
-        old_log.rename(old_log.with_name(f"metrics.resumed-{k}.csv"))
+    d = cfg.data
+    for p in (d.train, d.val, *d.extra_train):  # checked before the run directory is touched
+        if p is not None and not (Path(p) / "index.json").is_file():
+            raise MolgenError("not a prepared dataset (run `molgen data prepare` first)", p)
     if not resume and cfg.optim.schedule == "cosine" and cfg.optim.decay_steps is None and cfg.train.max_steps > 0:
         # the LR schedule is decided once per run: a resume with a new max_steps keeps this horizon
         cfg.optim.decay_steps = cfg.train.max_steps
-    (run / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     if cfg.trainer.cpu_threads:
         torch.set_num_threads(cfg.trainer.cpu_threads)
 
-    d = cfg.data
-    for p in (d.train, d.val, *d.extra_train):
-        if p is not None and not (Path(p) / "index.json").is_file():
-            raise MolgenError("not a prepared dataset (run `molgen data prepare` first)", p)
     transforms = (None, None)
     if d.context == "pocket":  # complexes -> ligand + pocket-context graphs
         from molgen.chem.vocab import get_vocab
@@ -127,10 +121,19 @@ def train(cfg: Config, resume: bool = False, extra_callbacks: list | None = None
     if dm.vocab.name != d.vocab:
         raise MolgenError(f"data.vocab is {d.vocab!r} but the prepared data uses {dm.vocab.name!r}", d.train)
     module = MolgenModule(config_to_dict(cfg), dm.stats, dm.vocab.to_dict())
+    info = None
     if cfg.train.init_from is not None and not resume:  # a resumed run has its own weights
         from molgen.training.warm_start import warm_start
 
         info = warm_start(module.model, cfg.train.init_from, module.ema)
+
+    run.mkdir(parents=True, exist_ok=True)  # every input checked: now the run directory
+    old_log = run / "logs" / "metrics.csv"
+    if resume and old_log.is_file():  # Lightning's CSV logger would overwrite the earlier segment
+        k = len(list(old_log.parent.glob("metrics.resumed-*.csv")))
+        old_log.rename(old_log.with_name(f"metrics.resumed-{k}.csv"))
+    (run / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+    if info is not None:
         (run / "init_from.json").write_text(json.dumps(info, indent=2) + "\n")
     if cfg.train.compile:
         module.model = torch.compile(module.model)

@@ -9,11 +9,13 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 import torch
 from lightning.pytorch.callbacks import Callback
 from rdkit import Chem
 
 from molgen.config import load_config
+from molgen.errors import MolgenError
 from molgen.training import load_model
 from molgen.training.train import train
 from tests.conftest import ROOT, TINY_MODEL, run_cli
@@ -241,3 +243,14 @@ def test_init_from_starts_a_new_run_from_a_model_file(qm9_prepared, tmp_path):
     fresh = train(_cfg(qm9_prepared, tmp_path / "c", "train.max_steps=1", "train.val_num_samples=0", "seed=7"))
     other = torch.load(fresh / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"][key]
     assert (other - src["embed.0.weight"]).abs().max() > 0.05
+
+
+def test_bad_inputs_leave_no_run_directory(qm9_prepared, tmp_path):
+    """A missing dataset or init_from file is a MolgenError naming it, raised before the run directory exists
+    (a rerun with the path fixed must not find a half-made run)."""
+    with pytest.raises(MolgenError, match="not a prepared dataset") as err:
+        train(_cfg(qm9_prepared, tmp_path / "a", f"data.train={tmp_path / 'nowhere'}"))
+    assert "nowhere" in str(err.value) and not (tmp_path / "a").exists()
+    with pytest.raises(MolgenError) as err:
+        train(_cfg(qm9_prepared, tmp_path / "b", f"train.init_from={tmp_path / 'none.ckpt'}"))
+    assert "none.ckpt" in str(err.value) and not (tmp_path / "b").exists()
