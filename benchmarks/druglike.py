@@ -14,8 +14,8 @@ Three columns, each from the SDF or SMILES its molecules come in, judged by the 
   ``pb_valid`` and the strain energy exist). Every molecule asked for is written and counted, none dropped.
   With ``--sdf FILE`` the file is judged as it is.
 * reference: ``--reference-num`` SMILES drawn at random (``--reference-seed``) from ``--reference-csv``
-  (MOSES format: a ``SMILES`` column, optionally gzipped). Figures that need no 3D only: QED, SA, rings,
-  heavy atoms, computed by :func:`molgen.validation.properties.properties` as validation computes them.
+  (MOSES format: a ``SMILES`` column, optionally gzipped). Only the figures that need no 3D (QED, SA, rings,
+  heavy atoms), computed by :func:`molgen.validation.properties.properties` as validation computes them.
 * reference 3D: the first ``--reference-3d`` of those drawn, embedded with the training data's own
   ETKDG+MMFF (:func:`molgen.data.moses.embed_smiles`, per-molecule seed as in ``molgen data prepare moses``),
   written to an SDF and validated as the generated file is: the pb_valid and strain a model that
