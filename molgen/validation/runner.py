@@ -12,7 +12,9 @@ Per molecule (one row of the table, in input order):
   (canonical, largest fragment), ``qed``, ``sa``, ``logp``, ``mw``, ``lipinski_violations``,
   ``n_rings``, ``ring_sizes``;
 * one pass/fail column per check (True = passes) plus its value columns (see
-  :mod:`molgen.validation.checks`), and ``pb_valid`` (all PoseBusters-equivalent checks pass).
+  :mod:`molgen.validation.checks`), and ``pb_valid`` (valid, and every selected PoseBusters-equivalent
+  check passes: PoseBusters' own first test is that RDKit sanitizes the molecule, so an invalid molecule
+  is never ``pb_valid``, even when no check was selected).
 
 Molecules are processed in worker processes (``workers > 0``; chunked, with a progress bar) or in
 this process (``workers=0``).
@@ -169,7 +171,7 @@ def _validate(rec: Record, names: list[str], config: ValidationConfig,
         except Exception as err:  # noqa: BLE001  a check that cannot run fails; the reason is kept
             row[name] = False
             reasons.append(f"check {name}: {' '.join(str(err).split()) or type(err).__name__}")
-    row["pb_valid"] = all(bool(row[n]) for n in names if CHECKS[n].pb)
+    row["pb_valid"] = row["valid"] and all(bool(row[n]) for n in names if CHECKS[n].pb)
     if built.mol is not None and not row["pb_valid"]:  # say which checks fail (an invalid molecule's reason says why)
         explained = {r.split(":", 1)[0].removeprefix("check ") for r in reasons if r.startswith("check ")}
         failed = [n for n in names if CHECKS[n].pb and not row[n] and n not in explained]

@@ -130,6 +130,16 @@ def _block(mol: Chem.Mol) -> str:
     return Chem.MolToMolBlock(mol)
 
 
+def test_an_invalid_molecule_is_never_pb_valid(mols):
+    """PoseBusters' first test is sanitization: without any check selected, pb_valid is valid, not vacuously True."""
+    bad = Chem.RWMol(mols["ethanol"])
+    bad.GetAtomWithIdx(0).SetFormalCharge(0)
+    bad.GetAtomWithIdx(0).SetAtomicNum(9)  # C -> F with its three hydrogens: a five-valent fluorine
+    res = validate_molecules([mols["ethanol"], bad.GetMol()], progress=False, checks=())
+    assert res.table["valid"].tolist() == [True, False]
+    assert res.table["pb_valid"].tolist() == [True, False] and res.metrics["pb_valid"] == 0.5
+
+
 def test_bad_records_become_rows(mols, tmp_path):
     good = _block(mols["ethanol"])
     broken = good.replace("V2000", "V2000").splitlines()
