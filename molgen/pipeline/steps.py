@@ -532,23 +532,28 @@ def merge_chunks(step, run: RunDir, n_chunks: int) -> dict:
         poses = "".join((run.chunk_dir(step.name, k) / "poses.sdf").read_text() for k in range(n_chunks))
         outputs["poses"] = str(write_text_atomic(out / "poses.sdf", poses))
         metrics = _dock_summary(step, run, table)
-        write_json_atomic(out / "summary.json", metrics)
-        outputs["summary"] = str(out / "summary.json")
-        counts["docked"] = metrics["num_ok"]
-        if len(table) and metrics["num_ok"] == 0:
-            raise MolgenError(f"all {len(table)} ligands failed docking (first reason: "
-                              f"{table['dock_reason'].iloc[0]}); see {outputs['table']}")
+        counts["docked"] = _write_summary(metrics, out, outputs, table, "dock_reason", "ligands failed docking")
     elif step.type == "relax":
         metrics = _relax_summary(step, table)
-        write_json_atomic(out / "summary.json", metrics)
-        outputs["summary"] = str(out / "summary.json")
-        counts["relaxed"] = metrics["num_ok"]
-        if len(table) and metrics["num_ok"] == 0:
-            raise MolgenError(f"all {len(table)} molecules failed relaxation (first reason: "
-                              f"{table['relax_reason'].iloc[0]}); see {outputs['table']}")
+        counts["relaxed"] = _write_summary(metrics, out, outputs, table, "relax_reason",
+                                           "molecules failed relaxation")
     return {"counts": counts, "outputs": outputs, "metrics": metrics,
             "compute_seconds": round(sum(m.get("seconds", 0.0) for m in metas), 3),
             "seeds": {str(m["chunk"]): m["seed"] for m in metas if m.get("seed") is not None}}
+
+
+def _write_summary(metrics: dict, out: Path, outputs: dict, table: pd.DataFrame, reason: str, failed: str) -> int:
+    """Write a dock or relax step's ``summary.json``; returns its ``num_ok``.
+
+    Raises:
+        MolgenError: every molecule of a non-empty table failed (the first reason is quoted).
+    """
+    write_json_atomic(out / "summary.json", metrics)
+    outputs["summary"] = str(out / "summary.json")
+    if len(table) and metrics["num_ok"] == 0:
+        raise MolgenError(f"all {len(table)} {failed} (first reason: {table[reason].iloc[0]}); "
+                          f"see {outputs['table']}")
+    return metrics["num_ok"]
 
 
 def _validation_metrics(step, run: RunDir, table: pd.DataFrame, n_chunks: int) -> dict:
