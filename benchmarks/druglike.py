@@ -221,19 +221,14 @@ def embed_reference(smiles: list[str], seed: int, sdf: Path) -> dict:
 
 
 def sample_sdf(gm, num: int, steps: int, batch_size: int, seed: int, device: str, sdf: Path) -> dict:
-    """Sample ``num`` molecules and write all of them to ``sdf``: the pieces of
-    :func:`benchmarks.sampling_quality.measure`, whose validation runs no check (so no ``pb_valid``)."""
-    from molgen.sampling.generate import generate_graphs
-    from molgen.sampling.writers import write_sdf
+    """Sample ``num`` molecules and write all of them to ``sdf`` (:func:`benchmarks.sampling_quality.sample_to_sdf`;
+    that module's ``measure`` validates with no check, so it gives no ``pb_valid``)."""
+    from benchmarks.sampling_quality import sample_to_sdf
 
-    t0 = time.perf_counter()
-    graphs = generate_graphs(gm.model, gm.process, gm.vocab, gm.stats, num, steps, batch_size, seed,
-                             gm.self_condition, device=device, progress=True)
-    seconds = time.perf_counter() - t0
-    counts = write_sdf(graphs, gm.vocab, sdf)
+    out = sample_to_sdf(gm, num, steps, batch_size, seed, sdf, device)
     return {"num": num, "steps": steps, "seed": seed, "batch_size": batch_size, "device": device,
-            "written": counts["written"], "sampling_seconds": round(seconds, 2),
-            "molecules_per_s": round(num / seconds, 2)}
+            "written": out["written"], "sampling_seconds": round(out["sampling_seconds"], 2),
+            "molecules_per_s": round(out["molecules_per_s"], 2)}
 
 
 def judge_sdf(sdf: Path, vocab, reference, workers: int):
@@ -316,11 +311,11 @@ def run(args: argparse.Namespace, command: str) -> dict:
         require_file(args.novelty_csv, "novelty SMILES CSV")
     gm = None
     if args.checkpoint is not None:
-        from molgen.config import parse_override
+        from benchmarks.sampler_settings import parse_setting
         from molgen.training.checkpoint import load_model
 
         torch.set_num_threads(args.threads)
-        opts = {".".join(k): v for k, v in (parse_override(o) for o in args.option)}
+        opts = parse_setting(",".join(args.option))
         gm = load_model(args.checkpoint, device=args.device, process_options=opts or None)
 
     work = args.save_sdf or Path(tempfile.mkdtemp(prefix="molgen_druglike_"))

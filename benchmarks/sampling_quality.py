@@ -29,6 +29,24 @@ KEEP = ("atom_stable_edm", "mol_stable_edm", "atom_stable", "mol_stable", "valid
 DISTANCES = ("n_atoms_tv", "atom_types_tv", "ring_sizes_tv", "bond_types_tv")
 
 
+def sample_to_sdf(gm, num: int, steps: int, batch_size: int, seed: int, sdf: Path, device: str = "cpu") -> dict:
+    """Sample ``num`` molecules from a loaded model and write every one of them to ``sdf``.
+
+    Returns:
+        ``written`` (= ``num``), ``sampling_seconds`` (sampling only, not writing) and ``molecules_per_s``.
+    """
+    from molgen.sampling.generate import generate_graphs
+    from molgen.sampling.writers import write_sdf
+
+    t0 = time.perf_counter()
+    graphs = generate_graphs(gm.model, gm.process, gm.vocab, gm.stats, num, steps, batch_size, seed,
+                             gm.self_condition, device=device, progress=True)
+    seconds = time.perf_counter() - t0
+    sdf.parent.mkdir(parents=True, exist_ok=True)
+    counts = write_sdf(graphs, gm.vocab, sdf)
+    return {"written": counts["written"], "sampling_seconds": seconds, "molecules_per_s": num / seconds}
+
+
 def measure(gm, steps: int, num: int, batch_size: int, seed: int, reference, sdf: Path) -> dict:
     """Sample ``num`` molecules from a loaded model at ``steps``, write them to ``sdf``, validate that file.
 
@@ -40,17 +58,10 @@ def measure(gm, steps: int, num: int, batch_size: int, seed: int, reference, sdf
         One row: steps, num, written, sampling seconds and molecules/s, :data:`KEEP`, and with a reference
         the :data:`DISTANCES` (what sharper sampling costs in diversity shows there).
     """
-    from molgen.sampling.generate import generate_graphs
-    from molgen.sampling.writers import write_sdf
     from molgen.validation import validate_sdf
     from molgen.validation.io import validation_vocab
 
-    t0 = time.perf_counter()
-    graphs = generate_graphs(gm.model, gm.process, gm.vocab, gm.stats, num, steps, batch_size, seed,
-                             gm.self_condition, progress=True)
-    seconds = time.perf_counter() - t0
-    sdf.parent.mkdir(parents=True, exist_ok=True)
-    write_sdf(graphs, gm.vocab, sdf)
+    seconds = sample_to_sdf(gm, num, steps, batch_size, seed, sdf)["sampling_seconds"]
     res = validate_sdf(sdf, vocab=validation_vocab(gm.vocab), reference=reference, checks=(), progress=True)
     row = {"steps": steps, "num": num, "written": res.metrics["n_input"], "sampling_seconds": round(seconds, 2),
            "molecules_per_s": round(num / seconds, 2), **{k: res.metrics.get(k) for k in KEEP}}
