@@ -11,23 +11,50 @@ is held out; a PoseBusters v2 complex of a held-out protein is left out (``exclu
 ``train.csv`` without the extra sources is what the shipped ``data/checkpoints/pocket_flow.ckpt``
 was trained on.
 
-Figures (``--out FILE.json``), each with the machine's load average:
+Figures (``--out FILE.json``), each with the machine's load average; every part can be left out
+with ``--skip`` (comma-separated: ``cost,sampling,generation,crystal_generation,poses``):
 
 * ``cost``: edges and one denoiser forward (ms) for 100 ligands in one pocket, with the
   ligand–pocket radius graph the model uses and with the complete ligand–pocket graph;
-* ``sampling``: wall time to sample 100 ligands in one held-out pocket (``--steps``);
-* ``generation``: per held-out FEP site (one per held-out target), ``--num`` generated ligands vs
-  up to ``--num`` of the site's own (held-out) ligands: RDKit validity, ``pb_valid`` with the protein,
-  QED, SA, and the Vina distributions (box around the site's first ligand + 6 Å): ``score`` and
-  ``minimize`` of every RDKit-valid ligand, ``dock`` (exhaustiveness 8) of the first ``--dock-num``
-  (quartiles, best and the values, in kcal/mol; ``vina_*`` keys summarise ``minimize``); the same figures
-  (``rdkit_bonds_*``) for the generated coordinates with bonds re-perceived by RDKit (validation
-  ``bonds="rdkit"``), which separates placement and geometry from the predicted bonds;
+* ``sampling``: wall time to sample 100 ligands in one held-out pocket (``--steps``; the first
+  chosen FEP site; torch threads as ``OMP_NUM_THREADS`` sets them, recorded as ``torch_threads``);
+* ``generation``: per held-out FEP site (one per held-out target; all of them unless ``--sites N``),
+  ``--num`` generated ligands vs up to ``--num`` of the site's own (held-out) ligands: RDKit validity,
+  ``valid_connected``, ``pb_valid`` with the protein, QED, SA, and the Vina distributions (box around
+  the site's first ligand + 6 Å): ``score`` and ``minimize`` of every RDKit-valid ligand, ``dock``
+  (exhaustiveness 8) of the first ``--dock-num`` (quartiles, best and the values, in kcal/mol;
+  ``vina_*`` keys summarise ``minimize``; ``vina_median_minus_reference`` is the generated minus the
+  reference ``minimize`` median); placement, over all ``--num`` generated ligands (a ligand RDKit
+  cannot read fails both cuts), against every heavy atom of the protein file and the heavy-atom
+  centroid of the site's first ligand (which also defines the pocket): ``min_protein_dist_A_median``
+  and ``frac_min_protein_dist_ge_2A`` (nearest protein heavy atom), ``centroid_to_ref_A_median`` and
+  ``frac_centroid_within_4A``, and ``all_targets``, the fraction that is valid & connected, pb_valid,
+  >= 2 Å from the protein and within 4 Å at once (per-ligand values in ``min_protein_dist_A`` and
+  ``centroid_to_ref_A``); the same validity, QED, SA and Vina figures (``rdkit_bonds_*``) for the
+  generated coordinates with bonds re-perceived by RDKit (validation ``bonds="rdkit"``), which
+  separates placement and geometry from the predicted bonds;
+* ``crystal_generation``: the same figures per crystal complex of ``test_crystal.csv`` (all of them
+  unless ``--crystals N``), the crystal ligand the single reference ligand (``complex`` names it);
 * ``poses``: per crystal complex, ``--poses`` poses of the crystal ligand generated in its pocket
   (pocket from the crystal ligand), ranked by Vina (``score`` of the raw poses, and ``minimize``);
   the top-ranked pose's symmetry-corrected heavy-atom RMSD to the crystal pose
   (``rdMolAlign.CalcRMS``, no alignment), beside Vina's own redocking (``dock`` mode,
-  exhaustiveness 8, box around the crystal ligand + 4 Å).
+  exhaustiveness 8, box around the crystal ligand + 4 Å);
+* ``targets``: issue 16's targets from the parts that ran, each ``{value, threshold, op, pass}``
+  (``pass`` is null where the issue gives no number; a value that could not be measured does not
+  pass). For ``generation`` and ``crystal_generation`` separately, on the means over sites:
+  ``valid_connected`` >= 0.70, ``pb_valid`` >= 0.50, ``qed`` >= 0.5 (mean QED of the valid
+  ligands), ``frac_centroid_within_4A``, ``frac_min_protein_dist_ge_2A`` and ``all_targets``
+  (reported, no threshold), and ``vina_minimize_median_minus_reference`` <= 1.0 kcal/mol (the median
+  over sites of the per-site difference; ``sites`` of ``of`` had a Vina-scored generated ligand).
+  ``poses``: the count of complexes whose top-ranked pose is within 2 Å, per ranking
+  (``top1_within_2A_score``, ``top1_within_2A_minimize``), >= the count for Vina's redocking in the
+  same run (``vina_redock_within_2A``; 6/12 when last measured). ``sampling``: 100 ligands in < 60 s.
+
+Sampling-time guidance (``--guidance``, settings with ``--guidance-option KEY=VALUE``, see
+:mod:`molgen.sampling.guidance`) applies to ``sampling``, ``generation`` and ``crystal_generation``;
+pose generation (:func:`molgen.sampling.pose.generate_poses`) takes no guidance, so poses are the
+model's own. The settings are recorded under ``settings.guidance`` and ``settings.guidance_parts``.
 
 Run from the repository root (the split once, then the benchmark)::
 
@@ -47,6 +74,10 @@ Run from the repository root (the split once, then the benchmark)::
         --out benchmarks/pocket.json
     # a sampler setting in place of the file's (repeatable; recorded under settings.process_options):
     python -m benchmarks.pocket --split-dir runs/pocket_split --option discrete_stochasticity=1 --out eta1.json
+    # issue 16's targets for a new model (2 threads; no Vina docking of generated ligands, which the
+    # targets do not use; add --guidance for sampling-time guidance):
+    OMP_NUM_THREADS=2 python -m benchmarks.pocket --split-dir runs/pocket_split --checkpoint NEW.ckpt \
+        --num 20 --steps 20 --poses 20 --dock-num 0 --skip cost --out runs/pocket_targets.json
 """
 
 from __future__ import annotations
@@ -169,12 +200,14 @@ def measure_cost(gm, pocket, num: int = 100, size: int | None = None) -> dict:
     return out
 
 
-def measure_sampling(gm, pocket, num: int, steps: int, seed: int = 0) -> tuple[dict, list]:
+def measure_sampling(gm, pocket, num: int, steps: int, seed: int = 0, guidance=None) -> tuple[dict, list]:
+    """Wall time to sample ``num`` ligands in ``pocket`` in one batch (``guidance``: settings or None)."""
     from molgen.sampling.conditioning import generate_conditioned_graphs
 
     t0 = time.perf_counter()
     graphs = generate_conditioned_graphs(gm.model, gm.process, gm.vocab, gm.stats, num, steps, pocket=pocket,
-                                         batch_size=num, seed=seed, self_condition=gm.self_condition)
+                                         batch_size=num, seed=seed, self_condition=gm.self_condition,
+                                         guidance=guidance)
     seconds = time.perf_counter() - t0
     return {"num": num, "steps": steps, "seconds": round(seconds, 2), "ligands_per_s": round(num / seconds, 3),
             "mean_atoms": round(statistics.fmean(g.num_nodes for g in graphs), 1), "load": _load()}, graphs
@@ -207,19 +240,96 @@ def vina_modes(protein: str, mols, box, dock_num: int, workers: int) -> dict:
     return out
 
 
+def _frac(flags) -> float | None:
+    flags = list(flags)
+    return round(sum(bool(f) for f in flags) / len(flags), 3) if flags else None
+
+
+def heavy_centroid(mol):
+    """Centroid of a molecule's heavy atoms: [3] float, Å."""
+    pos = mol.GetConformer().GetPositions()
+    return pos[[a.GetAtomicNum() > 1 for a in mol.GetAtoms()]].mean(0)
+
+
+def ligand_figures(mols, protein_heavy, ref_centroid) -> list[dict]:
+    """Per RDKit molecule (or None): nearest protein heavy-atom distance and centroid offset, Å.
+
+    Args:
+        mols: molecules with one conformer, or None (no figures: NaN, which fails every cut).
+        protein_heavy: [P, 3] float, Å: the protein heavy atoms.
+        ref_centroid: [3] float, Å: the reference ligand's heavy-atom centroid.
+    """
+    import numpy as np
+
+    out = []
+    for m in mols:
+        heavy = None
+        if m is not None and m.GetNumConformers():
+            pos = m.GetConformer().GetPositions()
+            heavy = pos[[a.GetAtomicNum() > 1 for a in m.GetAtoms()]]
+        if heavy is None or not len(heavy):
+            out.append({"min_protein_dist_A": math.nan, "centroid_to_ref_A": math.nan})
+            continue
+        d = np.linalg.norm(heavy[:, None] - protein_heavy[None], axis=-1).min()
+        out.append({"min_protein_dist_A": float(d),
+                    "centroid_to_ref_A": float(np.linalg.norm(heavy.mean(0) - ref_centroid))})
+    return out
+
+
+def placement_figures(valid_connected, pb_valid, figs: list[dict]) -> dict:
+    """Where the ligands are, over all of them (one flag and one :func:`ligand_figures` row each).
+
+    ``min_protein_dist_A_median`` and ``frac_min_protein_dist_ge_2A`` (nearest protein heavy atom),
+    ``centroid_to_ref_A_median`` and ``frac_centroid_within_4A`` (heavy-atom centroid to the reference
+    ligand's), and ``all_targets``: valid & connected, pb_valid, >= 2 Å and within 4 Å at once. A
+    ligand without figures (NaN) fails both cuts; medians are over the ligands that have figures.
+    """
+    dist = [f["min_protein_dist_A"] for f in figs]
+    cent = [f["centroid_to_ref_A"] for f in figs]
+    vc, pb = list(valid_connected), list(pb_valid)
+    if not len(vc) == len(pb) == len(figs):
+        raise ValueError(f"one flag per ligand: {len(vc)} valid_connected, {len(pb)} pb_valid, {len(figs)} figures")
+    return {
+        "min_protein_dist_A_median": _median(dist), "frac_min_protein_dist_ge_2A": _frac(d >= 2.0 for d in dist),
+        "centroid_to_ref_A_median": _median(cent), "frac_centroid_within_4A": _frac(c <= 4.0 for c in cent),
+        "all_targets": _frac(bool(v) and bool(b) and d >= 2.0 and c <= 4.0 for v, b, d, c in zip(vc, pb, dist, cent)),
+    }
+
+
+def graph_mols(graphs, vocab) -> list:
+    """Every generated graph as an RDKit molecule, unsanitised (None where RDKit cannot read the record)."""
+    from rdkit import Chem
+
+    from molgen.sampling.writers import graph_to_molblock
+
+    out = []
+    for g in graphs:
+        block, _ = graph_to_molblock(g, vocab)
+        out.append(Chem.MolFromMolBlock(block, sanitize=False, removeHs=False))
+    return out
+
+
 def generation_site(gm, protein: str, ref_mols, num: int, steps: int, seed: int, tmp: Path,
-                    dock_num: int = 4, workers: int = 2) -> dict:
-    """Generated vs reference ligands in one held-out pocket."""
+                    dock_num: int = 4, workers: int = 2, guidance=None, name: str | None = None) -> dict:
+    """Generated vs reference ligands in one held-out pocket.
+
+    The first reference ligand defines the pocket, the Vina box and the reference centroid of the
+    placement figures (:func:`placement_figures`, over all ``num`` generated ligands, against every
+    heavy atom of ``protein``). ``guidance``: :class:`~molgen.sampling.guidance.GuidanceSettings` or
+    None (off).
+    """
     from rdkit import Chem
 
     from molgen.docking import box_from_mols
     from molgen.sampling.conditioning import generate_conditioned_graphs, load_pocket
     from molgen.sampling.writers import write_sdf
     from molgen.validation import validate_molecules
+    from molgen.validation.io import load_protein
 
     pocket = load_pocket(protein, ref_ligand=ref_mols[0], vocab=gm.vocab)
     graphs = generate_conditioned_graphs(gm.model, gm.process, gm.vocab, gm.stats, num, steps, pocket=pocket,
-                                         batch_size=num, seed=seed, self_condition=gm.self_condition)
+                                         batch_size=num, seed=seed, self_condition=gm.self_condition,
+                                         guidance=guidance)
     sdf = tmp / f"gen_{Path(protein).stem}.sdf"
     write_sdf(graphs, gm.vocab, sdf)
     gen = [m for m in Chem.SDMolSupplier(str(sdf), sanitize=True, removeHs=False)]
@@ -241,17 +351,27 @@ def generation_site(gm, protein: str, ref_mols, num: int, steps: int, seed: int,
     rd_vina = _vina(protein, rd_mols, box, "minimize") if rd_mols else []
     rd_ok = [v for v in rd_vina if math.isfinite(v)]
     t, rt, tr = val.table, ref_val.table, val_rd.table
+    if len(t) != num:
+        raise RuntimeError(f"{Path(protein).name}: {len(t)} validation rows for {num} generated ligands")
+    figs = ligand_figures(graph_mols(graphs, gm.vocab), load_protein(protein).pos, heavy_centroid(ref_mols[0]))
+    gen_med = _median(gen_vina)
     return {
+        **({"complex": name} if name else {}),
         "protein": Path(protein).name, "pocket_atoms": int(pocket.context.num_nodes),
         "generated": num, "reference": len(ref_mols),
         "valid": round(float(t["valid"].mean()), 3), "valid_connected": round(float(t["valid_connected"].mean()), 3),
         "pb_valid": round(float(t["pb_valid"].mean()), 3), "reference_pb_valid": round(float(rt["pb_valid"].mean()), 3),
+        **placement_figures(t["valid_connected"], t["pb_valid"], figs),
+        "min_protein_dist_A": [round(f["min_protein_dist_A"], 3) for f in figs],
+        "centroid_to_ref_A": [round(f["centroid_to_ref_A"], 3) for f in figs],
         "qed": _mean(t.loc[t["valid"], "qed"]), "reference_qed": _mean(rt["qed"]),
         "sa": _mean(t.loc[t["valid"], "sa"]), "reference_sa": _mean(rt["sa"]),
         "mean_heavy_atoms": _mean(t["n_heavy_atoms"].astype(float)), "reference_mean_heavy_atoms":
             _mean(rt["n_heavy_atoms"].astype(float)),
-        "vina_scored": len(ok), "vina_median": _median(gen_vina), "vina_best": round(min(ok), 3) if ok else None,
+        "vina_scored": len(ok), "vina_median": gen_med, "vina_best": round(min(ok), 3) if ok else None,
         "reference_vina_median": ref_med,
+        "vina_median_minus_reference": (round(gen_med - ref_med, 3)
+                                        if gen_med is not None and ref_med is not None else None),
         "vina_score_median": gen_modes.get("score", {}).get("median"),
         "reference_vina_score_median": ref_modes["score"].get("median"),
         "vina_dock_median": gen_modes.get("dock", {}).get("median"),
@@ -323,13 +443,89 @@ def _frac_below(rows: list[dict], key: str, cut: float = 2.0) -> float | None:
     return round(sum(v is not None and v < cut for v in vals) / len(rows), 3) if rows else None
 
 
-def run_benchmark(checkpoint: Path, split_dir: Path, num: int, poses: int, steps: int, sites: int,
+#: The benchmark's parts, in the order they run (``--skip`` takes any of them).
+PARTS = ("cost", "sampling", "generation", "crystal_generation", "poses")
+#: Issue 16's thresholds on the mean over sites (None: reported, no threshold given).
+GENERATION_TARGETS = (("valid_connected", 0.70, ">="), ("pb_valid", 0.50, ">="),
+                      ("frac_centroid_within_4A", None, None), ("frac_min_protein_dist_ge_2A", None, None),
+                      ("all_targets", None, None), ("qed", 0.5, ">="))
+VINA_MARGIN = 1.0  # kcal/mol: generated Vina minimize median at most this above the reference ligands'
+SAMPLING_SECONDS = 60.0  # 100 ligands in one pocket
+
+
+def target(value, threshold, op: str | None) -> dict:
+    """One target: the measured value, its threshold and whether it is met (None: no threshold).
+
+    ``op`` is ``>=``, ``<=`` or ``<``. A value that could not be measured (None) does not meet a
+    threshold.
+    """
+    if threshold is None:
+        return {"value": value, "threshold": None, "op": None, "pass": None}
+    if op not in (">=", "<=", "<"):
+        raise ValueError(f"unknown comparison {op!r}")
+    ok = value is not None and (value >= threshold if op == ">=" else value <= threshold if op == "<="
+                                else value < threshold)
+    return {"value": value, "threshold": threshold, "op": op, "pass": bool(ok)}
+
+
+def generation_targets(part: dict) -> dict:
+    """Issue 16's generation targets of one generation part (``{per_site, mean_over_sites}``).
+
+    Fractions and QED are the means over sites; the Vina figure is the median over sites of the
+    per-site difference between the generated and the reference ligands' Vina ``minimize`` medians
+    (kcal/mol; a site without a scored generated ligand has none: ``sites`` of ``of`` say how many had one).
+    """
+    means, rows = part["mean_over_sites"], part["per_site"]
+    out = {key: target(means.get(key), thr, op) for key, thr, op in GENERATION_TARGETS}
+    diffs = [r.get("vina_median_minus_reference") for r in rows]
+    diffs = [d for d in diffs if d is not None]
+    out["vina_minimize_median_minus_reference"] = {**target(_median(diffs), VINA_MARGIN, "<="),
+                                                   "sites": len(diffs), "of": len(rows)}
+    return out
+
+
+def pose_targets(rows: list[dict]) -> dict:
+    """Top-ranked generated pose within 2 Å at least as often as Vina's redocking, per ranking (counts)."""
+    def count(key: str) -> int:
+        return sum(r.get(key) is not None and r[key] < 2.0 for r in rows)
+
+    vina = count("vina_dock_top1_rmsd")
+    return {f"top1_within_2A_{mode}": {**target(count(f"top1_rmsd_{mode}"), vina, ">="), "of": len(rows)}
+            for mode in ("score", "minimize")} | {"vina_redock_within_2A": vina}
+
+
+def targets_block(result: dict) -> dict:
+    """Issue 16's targets from the parts of ``result`` that ran (see the module docstring)."""
+    out = {}
+    for part in ("generation", "crystal_generation"):
+        if part in result:
+            out[part] = generation_targets(result[part])
+    if "poses" in result:
+        out["poses"] = pose_targets(result["poses"]["per_complex"])
+    if "sampling" in result:
+        s = result["sampling"]
+        out["sampling"] = {f"seconds_{s['num']}_ligands": target(s["seconds"], SAMPLING_SECONDS, "<"),
+                           "torch_threads": result.get("torch_threads")}
+    return out
+
+
+def run_benchmark(checkpoint: Path, split_dir: Path, num: int, poses: int, steps: int, sites: int | None,
                   seed: int, view: str, skip: set[str], crystals: int | None = None, dock_num: int = 4,
-                  process_options: dict | None = None) -> dict:
+                  process_options: dict | None = None, guidance=None) -> dict:
+    """Every part not in ``skip`` (:data:`PARTS`) and the ``targets`` block; see the module docstring.
+
+    ``sites``: the first N held-out FEP sites (one per target), None for all; ``crystals``: the first N
+    crystal complexes (crystal generation and poses), None for all; ``guidance``:
+    :class:`~molgen.sampling.guidance.GuidanceSettings` for sampling and both generation parts, or None.
+    """
     import torch
 
     from molgen.sampling.conditioning import load_pocket
     from molgen.training import load_model
+
+    unknown = set(skip) - set(PARTS)
+    if unknown:
+        raise ValueError(f"unknown parts to skip {sorted(unknown)}; known: {', '.join(PARTS)}")
 
     gm = load_model(checkpoint, process_options=process_options or None)
     split = json.loads((split_dir / "split.json").read_text())
@@ -337,23 +533,31 @@ def run_benchmark(checkpoint: Path, split_dir: Path, num: int, poses: int, steps
     by_site: dict[str, list[dict]] = {}
     for r in fep:
         by_site.setdefault(r["protein"], []).append(r)
-    targets: dict[str, str] = {}
+    site_of_target: dict[str, str] = {}
     for site in sorted(by_site):
-        targets.setdefault(split["site_target"].get(Path(site).relative_to(split["fep_root"]).as_posix(), site), site)
-    chosen = list(targets.values())[:sites]
+        key = Path(site).relative_to(split["fep_root"]).as_posix()
+        site_of_target.setdefault(split["site_target"].get(key, site), site)
+    chosen = list(site_of_target.values())[:sites]
+    crystal_rows = ([] if {"crystal_generation", "poses"} <= skip
+                    else _rows(split_dir / "test_crystal.csv")[:crystals])
     result = {"checkpoint": str(checkpoint), "meta": gm.meta, "split": {k: split[k] for k in (
         "seed", "test_fraction", "sites", "held_out_sites", "test_targets", "train_ligands", "test_fep_ligands")},
         "torch_threads": torch.get_num_threads(), "load_start": _load(), "settings": {
-            "num": num, "poses": poses, "steps": steps, "sites": len(chosen), "seed": seed, "view": view,
-            "dock_num": dock_num, "process_options": process_options or {}}}
-    first = by_site[chosen[0]]
-    ref0 = _site_ligands(first, 1)[0]
-    pocket = load_pocket(first[0]["protein"], ref_ligand=ref0, vocab=gm.vocab)
+            "num": num, "poses": poses, "steps": steps, "sites": len(chosen), "crystals": len(crystal_rows),
+            "seed": seed, "view": view, "dock_num": dock_num, "process_options": process_options or {},
+            "guidance": None if guidance is None else guidance.summary(),
+            # generate_poses takes no guidance: poses are the model's own
+            "guidance_parts": [] if guidance is None else [
+                part for part in ("sampling", "generation", "crystal_generation") if part not in skip],
+            "skip": sorted(skip)}}
+    if not {"cost", "sampling"} <= skip:  # both measured in the first chosen FEP site's pocket
+        first = by_site[chosen[0]]
+        pocket = load_pocket(first[0]["protein"], ref_ligand=_site_ligands(first, 1)[0], vocab=gm.vocab)
     if "cost" not in skip:
         result["cost"] = {"site": Path(first[0]["protein"]).name, **measure_cost(gm, pocket)}
         log.info("cost: %s", result["cost"])
     if "sampling" not in skip:
-        result["sampling"], _ = measure_sampling(gm, pocket, 100, steps, seed)
+        result["sampling"], _ = measure_sampling(gm, pocket, 100, steps, seed, guidance)
         result["sampling"]["site"] = Path(first[0]["protein"]).name
         log.info("sampling: %s", result["sampling"])
     if "generation" not in skip:
@@ -361,12 +565,22 @@ def run_benchmark(checkpoint: Path, split_dir: Path, num: int, poses: int, steps
         with tempfile.TemporaryDirectory() as tmp:
             for site in chosen:
                 refs = _site_ligands(by_site[site], num)
-                rows.append(generation_site(gm, site, refs, num, steps, seed, Path(tmp), dock_num))
-                log.info("generation: %s", rows[-1])
+                rows.append(generation_site(gm, site, refs, num, steps, seed, Path(tmp), dock_num,
+                                            guidance=guidance))
+                log.info("generation: %s", _scalars(rows[-1]))
         result["generation"] = {"per_site": rows, "mean_over_sites": site_means(rows)}
+    if "crystal_generation" not in skip:
+        rows = []
+        with tempfile.TemporaryDirectory() as tmp:
+            for r in crystal_rows:
+                refs = _site_ligands([r], 1)
+                rows.append(generation_site(gm, r["protein"], refs, num, steps, seed, Path(tmp), dock_num,
+                                            guidance=guidance, name=r.get("name") or Path(r["ligand"]).parent.name))
+                log.info("crystal generation: %s", _scalars(rows[-1]))
+        result["crystal_generation"] = {"per_site": rows, "mean_over_sites": site_means(rows)}
     if "poses" not in skip:
         rows = []
-        for r in _rows(split_dir / "test_crystal.csv")[:crystals]:
+        for r in crystal_rows:
             rows.append(pose_site(gm, r["protein"], r["ligand"], poses, steps, seed, view))
             log.info("pose: %s", rows[-1])
         result["poses"] = {"per_complex": rows, "n": len(rows), "summary": {
@@ -377,8 +591,13 @@ def run_benchmark(checkpoint: Path, split_dir: Path, num: int, poses: int, steps
             "median_top1_rmsd_minimize": _median([r.get("top1_rmsd_minimize") for r in rows]),
             "median_vina_dock_top1_rmsd": _median([r.get("vina_dock_top1_rmsd") for r in rows]),
         }}
+    result["targets"] = targets_block(result)
     result["load_end"] = _load()
     return result
+
+
+def _scalars(row: dict) -> dict:
+    return {k: v for k, v in row.items() if not isinstance(v, (list, dict))}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -399,14 +618,23 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--num", type=int, default=20, help="Generated (and reference) ligands per held-out site.")
     p.add_argument("--poses", type=int, default=20, help="Poses per crystal complex.")
     p.add_argument("--steps", type=int, default=20, help="Sampler steps.")
-    p.add_argument("--sites", type=int, default=8, help="Held-out FEP sites (one per held-out target).")
+    p.add_argument("--sites", type=int, default=None,
+                   help="Use only the first N held-out FEP sites (one per held-out target; default: all).")
     p.add_argument("--view", default="progressive", help="Pose view: progressive | revealed.")
     p.add_argument("--crystals", type=int, default=None, help="Use only the first N crystal complexes.")
     p.add_argument("--dock-num", type=int, default=4, help="Generated and reference ligands redocked per site.")
     p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                    help="Sampler setting replacing the model file's (repeatable), e.g. discrete_stochasticity=1.")
-    p.add_argument("--skip", default="", help="Comma-separated parts to skip: cost,sampling,generation,poses.")
+    p.add_argument("--guidance", action="store_true",
+                   help="Guide sampling out of the protein and into the site (molgen.sampling.guidance) in the "
+                        "sampling and both generation parts (not poses).")
+    p.add_argument("--guidance-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="Guidance setting (repeatable), e.g. start=0.5 or clash_distance=3.0; implies --guidance.")
+    p.add_argument("--skip", default="", help=f"Comma-separated parts to skip: {','.join(PARTS)}.")
     args = p.parse_args(argv)
+    skip = {s for s in args.skip.split(",") if s}
+    if skip - set(PARTS):
+        p.error(f"--skip: unknown part(s) {','.join(sorted(skip - set(PARTS)))}; known: {','.join(PARTS)}")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if args.split_only:
         if args.fep_root is None or args.pb_root is None:
@@ -418,14 +646,39 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.out is None:
         p.error("--out is required")
+    from molgen.errors import MolgenError
+
+    try:
+        guidance = parse_guidance_options(args.guidance, args.guidance_option)
+    except MolgenError as err:
+        p.error(f"--guidance-option: {err}")
     result = run_benchmark(args.checkpoint, args.split_dir, args.num, args.poses, args.steps, args.sites, args.seed,
-                           args.view, {s for s in args.skip.split(",") if s}, args.crystals, args.dock_num,
-                           parse_setting(",".join(args.option)))
+                           args.view, skip, args.crystals, args.dock_num, parse_setting(",".join(args.option)),
+                           guidance=guidance)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: result.get(k) for k in ("cost", "sampling")} | {
         "generation": result.get("generation", {}).get("mean_over_sites"),
-        "poses": result.get("poses", {}).get("summary")}, indent=2))
+        "crystal_generation": result.get("crystal_generation", {}).get("mean_over_sites"),
+        "poses": result.get("poses", {}).get("summary"), "targets": result.get("targets")}, indent=2))
+
+
+def parse_guidance_options(on: bool, options: list[str]):
+    """``--guidance`` / ``--guidance-option KEY=VALUE`` (values as YAML scalars) -> settings, or None (off).
+
+    Raises:
+        MolgenError: an unknown key or a value out of range.
+    """
+    from molgen.config import parse_override
+    from molgen.sampling.guidance import parse_guidance
+
+    if not on and not options:
+        return None
+    opts = {}
+    for item in options:
+        keys, value = parse_override(item)
+        opts[".".join(keys)] = value
+    return parse_guidance(opts, source=None)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,8 @@ import statistics
 import time
 from pathlib import Path
 
+from benchmarks.pocket import graph_mols, ligand_figures, placement_figures
+
 REPO = Path(__file__).resolve().parents[1]
 log = logging.getLogger("benchmarks.pocket_guidance")
 
@@ -63,23 +65,6 @@ def _complexes(names: list[str] | None) -> list[tuple[str, Path, Path]]:
     return out
 
 
-def ligand_figures(mols, protein_heavy, ref_centroid) -> list[dict]:
-    """Per RDKit molecule (or None): nearest protein heavy-atom distance and centroid offset, Å."""
-    import numpy as np
-
-    out = []
-    for m in mols:
-        if m is None or m.GetNumConformers() == 0:
-            out.append({"min_protein_dist_A": math.nan, "centroid_to_ref_A": math.nan})
-            continue
-        pos = m.GetConformer().GetPositions()
-        heavy = pos[[a.GetAtomicNum() > 1 for a in m.GetAtoms()]]
-        d = np.linalg.norm(heavy[:, None] - protein_heavy[None], axis=-1).min()
-        out.append({"min_protein_dist_A": float(d),
-                    "centroid_to_ref_A": float(np.linalg.norm(heavy.mean(0) - ref_centroid))})
-    return out
-
-
 def summarise(table, figs: list[dict], seconds: float | None) -> dict:
     """The figures of one pocket and mode (see the module docstring)."""
     dist = [f["min_protein_dist_A"] for f in figs]
@@ -87,9 +72,7 @@ def summarise(table, figs: list[dict], seconds: float | None) -> dict:
     vc, pb = list(table["valid_connected"]), list(table["pb_valid"])
     return {
         "n": len(figs), "valid": _frac(table["valid"]), "valid_connected": _frac(vc), "pb_valid": _frac(pb),
-        "min_protein_dist_A_median": _median(dist), "frac_min_protein_dist_ge_2A": _frac(d >= 2.0 for d in dist),
-        "centroid_to_ref_A_median": _median(cent), "frac_centroid_within_4A": _frac(c <= 4.0 for c in cent),
-        "all_targets": _frac(v and p and d >= 2.0 and c <= 4.0 for v, p, d, c in zip(vc, pb, dist, cent)),
+        **placement_figures(vc, pb, figs),
         "min_protein_dist_A": [round(d, 3) for d in dist], "centroid_to_ref_A": [round(c, 3) for c in cent],
         **({"seconds": round(seconds, 2)} if seconds is not None else {}),
     }
@@ -98,10 +81,8 @@ def summarise(table, figs: list[dict], seconds: float | None) -> dict:
 def run_site(gm, name: str, protein: Path, ligand: Path, num: int, steps: int, seed: int, settings,
              relax: bool) -> dict:
     import numpy as np
-    from rdkit import Chem
 
     from molgen.sampling.conditioning import generate_conditioned_graphs, load_pocket, read_first_mol
-    from molgen.sampling.writers import graph_to_molblock
     from molgen.validation import validate_molecules
     from molgen.validation.io import load_protein
 
@@ -120,10 +101,7 @@ def run_site(gm, name: str, protein: Path, ligand: Path, num: int, steps: int, s
                                              guidance=guidance)
         seconds = time.perf_counter() - t0
         val = validate_molecules(graphs, vocab=gm.vocab, protein=protein, progress=False)
-        mols = []
-        for g in graphs:
-            block, _ = graph_to_molblock(g, gm.vocab)
-            mols.append(Chem.MolFromMolBlock(block, sanitize=False, removeHs=False))
+        mols = graph_mols(graphs, gm.vocab)
         out[mode] = summarise(val.table, ligand_figures(mols, protein_heavy, ref_centroid), seconds)
         log.info("%s guidance %s: %s", name, mode, {k: v for k, v in out[mode].items() if not isinstance(v, list)})
         if mode == "on" and relax:
