@@ -669,16 +669,12 @@ def parse_guidance_options(on: bool, options: list[str]):
     Raises:
         MolgenError: an unknown key or a value out of range.
     """
-    from molgen.config import parse_override
+    from molgen.config import parse_options
     from molgen.sampling.guidance import parse_guidance
 
     if not on and not options:
         return None
-    opts = {}
-    for item in options:
-        keys, value = parse_override(item)
-        opts[".".join(keys)] = value
-    return parse_guidance(opts, source=None)
+    return parse_guidance(parse_options(options), source=None)
 
 
 if __name__ == "__main__":

@@ -154,16 +154,12 @@ def main(argv: list[str] | None = None) -> None:
     import torch
     from rdkit import RDLogger
 
-    from molgen.config import parse_override
+    from molgen.config import parse_options
     from molgen.sampling.guidance import parse_guidance
     from molgen.training import load_model
 
     RDLogger.DisableLog("rdApp.*")
-    opts = {}
-    for item in args.guidance_option:
-        keys, value = parse_override(item)
-        opts[".".join(keys)] = value
-    settings = parse_guidance(opts)
+    settings = parse_guidance(parse_options(args.guidance_option))
     gm = load_model(args.checkpoint)
     rows = [run_site(gm, n, prot, lig, args.num, args.steps, args.seed, settings, args.relax)
             for n, prot, lig in _complexes([c for c in args.complexes.split(",") if c])]

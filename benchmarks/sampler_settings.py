@@ -31,11 +31,11 @@ AS_TRAINED = "as_trained"
 
 def parse_setting(text: str) -> dict:
     """``"a=1,b=x"`` -> ``{"a": 1, "b": "x"}`` (values parsed as YAML scalars); ``as_trained`` -> ``{}``."""
-    from molgen.config import parse_override
+    from molgen.config import parse_options
 
     if text.strip() in ("", AS_TRAINED):
         return {}
-    return {".".join(k): v for k, v in (parse_override(part) for part in text.split(",") if part.strip())}
+    return parse_options(part for part in text.split(",") if part.strip())
 
 
 def markdown(result: dict) -> str:

@@ -89,12 +89,12 @@ def main(argv: list[str] | None = None) -> dict:
 
     import tempfile
 
-    from molgen.config import parse_override
+    from molgen.config import parse_options
     from molgen.sampling.generate import default_checkpoint
     from molgen.training.checkpoint import load_model
 
     torch.set_num_threads(args.threads)
-    opts = {".".join(k): v for k, v in (parse_override(o) for o in args.option)}
+    opts = parse_options(args.option)
     ckpt = args.checkpoint or default_checkpoint()
     gm = load_model(ckpt, process_options=opts or None)
     if args.reference is not None:  # canonicalised once, not once per row

@@ -140,20 +140,14 @@ def sample_cmd(
                                               "start=0.5, clash_distance=3.0 (implies --guidance)."),
 ) -> None:
     """Generate molecules with a trained model; writes OUT.sdf and OUT.json."""
-    from molgen.config import parse_override
+    from molgen.config import parse_options
     from molgen.sampling.generate import generate
 
-    opts = {}
-    for item in option or []:
-        keys, value = parse_override(item)
-        opts[".".join(keys)] = value
+    opts = parse_options(option)
     conditioned = any(x is not None for x in (protein, ref_ligand, residues, box, fragment, fragment_smarts))
     guide: Optional[dict] = None
     if guidance or guidance_option:
-        guide = {}
-        for item in guidance_option or []:
-            keys, value = parse_override(item)
-            guide[".".join(keys)] = value
+        guide = parse_options(guidance_option)
         if not conditioned:
             raise MolgenError("--guidance needs a pocket: give --protein with --ref-ligand, --residues or --box")
     if conditioned:

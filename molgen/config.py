@@ -175,6 +175,12 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     return key.split("."), yaml.safe_load(raw) if raw != "" else ""
 
 
+def parse_options(items) -> dict[str, Any]:
+    """``["a=1", "b.c=x"]`` -> ``{"a": 1, "b.c": "x"}``: ``key=value`` settings (sampler ``--option``,
+    ``--guidance-option``), values parsed as YAML scalars, dotted keys kept as one string; later wins."""
+    return {".".join(keys): value for keys, value in (parse_override(item) for item in items or [])}
+
+
 def set_dotted(node: dict, keys: list[str], value, item: str) -> None:
     """Set ``node[k0][k1]...[kn] = value``, creating sections; ``item`` names the override in errors."""
     for k in keys[:-1]:

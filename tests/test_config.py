@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from molgen.chem.vocab import get_vocab
-from molgen.config import load_config
+from molgen.config import load_config, parse_options
 from molgen.errors import MolgenError
 from molgen.training.module import build_components
 from tests.conftest import ROOT
@@ -25,6 +25,14 @@ def test_shipped_config_builds(path: Path):
     model, process = build_components(cfg.model_dump(mode="json"), get_vocab(cfg.data.vocab))
     assert sum(p.numel() for p in model.parameters()) > 0
     assert process.name == cfg.process.name
+
+
+def test_parse_options_types_dotted_keys_and_errors():
+    assert parse_options(["discrete_stochasticity=1", "sampler=ddim", "a.b=0.5", "flag=true", "a.b=2"]) == {
+        "discrete_stochasticity": 1, "sampler": "ddim", "a.b": 2, "flag": True}
+    assert parse_options(None) == {} and parse_options([]) == {}
+    with pytest.raises(MolgenError, match="not of the form key=value"):
+        parse_options(["eta"])
 
 
 def test_overrides_and_types(tmp_path):

@@ -55,8 +55,10 @@ def test_smoke_train_then_sample(qm9_prepared, tmp_path):
 
     out = tmp_path / "gen" / "mols.sdf"
     code = run_cli(["sample", "-c", str(run / "model.ckpt"), "--num", "6", "--steps", "3", "--batch-size", "4",
-                    "--out", str(out)])
+                    "--option", "discrete_stochasticity=0.5", "--out", str(out)])
     assert code == 0
+    # the --option reached the sampler's process (its config is written into the summary)
+    assert json.loads(out.with_suffix(".json").read_text())["process"]["discrete_stochasticity"] == 0.5
     assert run_cli(["sample", "-c", str(tmp_path / "missing.ckpt"), "--out", str(out)]) == 2
     mols = [m for m in Chem.SDMolSupplier(str(out), sanitize=False, removeHs=False)]
     assert len(mols) == 6 and all(m is not None and m.GetNumConformers() == 1 for m in mols)
