@@ -129,6 +129,13 @@ def test_shipped_conditioned_workflows_pass_every_check(name):
     assert [s.type for s in wf.steps] == ["generate", "validate", "filter", "dock", "report"]
 
 
+def test_shipped_druglike_workflow_passes_every_check():
+    wf = load_workflow(ROOT / "workflows" / "druglike.yaml")  # with the file and model checks
+    gen = wf.step("generate")
+    assert gen.mode == "unconditional" and gen.checkpoint.name == "drug_heavy_flow.ckpt"
+    assert [s.type for s in wf.steps] == ["generate", "validate", "filter", "report"]
+
+
 def test_overrides_by_step_name_and_paths(tmp_path, ckpt, monkeypatch):
     monkeypatch.chdir(ROOT)  # the working directory must not matter
     (tmp_path / "sub").mkdir()
