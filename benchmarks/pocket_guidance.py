@@ -28,26 +28,15 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import os
 import statistics
 import time
 from pathlib import Path
 
-from benchmarks.pocket import graph_mols, ligand_figures, placement_figures
+from benchmarks.pocket import _frac, _median, graph_mols, heavy_centroid, ligand_figures, placement_figures
 
 REPO = Path(__file__).resolve().parents[1]
 log = logging.getLogger("benchmarks.pocket_guidance")
-
-
-def _median(xs):
-    xs = [x for x in xs if x is not None and math.isfinite(x)]
-    return round(statistics.median(xs), 3) if xs else None
-
-
-def _frac(flags) -> float | None:
-    flags = list(flags)
-    return round(sum(bool(f) for f in flags) / len(flags), 3) if flags else None
 
 
 def _complexes(names: list[str] | None) -> list[tuple[str, Path, Path]]:
@@ -87,8 +76,7 @@ def run_site(gm, name: str, protein: Path, ligand: Path, num: int, steps: int, s
     from molgen.validation.io import load_protein
 
     ref = read_first_mol(ligand, "reference ligand")
-    ref_pos = ref.GetConformer().GetPositions()
-    ref_centroid = ref_pos[[a.GetAtomicNum() > 1 for a in ref.GetAtoms()]].mean(0)
+    ref_centroid = heavy_centroid(ref)
     prot = load_protein(protein)
     protein_heavy = prot.pos
     pocket = load_pocket(protein, ref_ligand=ref, vocab=gm.vocab)
