@@ -8,6 +8,17 @@ e [E, H_e]. Every layer
   per layer, and not at all for context atoms;
 * updates h_i from the mean message and e_ij from a symmetric function of (h_i, h_j).
 
+With ``context_gate`` (pocket models fine-tuned from an unconditional prior, issue 16) every atom
+averages its messages from ligand atoms and from pocket atoms (``node_attr[:, 0]``, the ``is_pocket``
+column of :mod:`molgen.data.transforms`) separately, and adds the pocket mean scaled by learned
+gates that start at zero: ``mean_ligand + g ⊙ mean_pocket`` for the feature update (g [H]) and for
+the coordinate step (a scalar). Held fragment atoms are ligand atoms here. A plain mean over all neighbours
+would let the 30–60 pocket atoms within reach outweigh a ligand atom's ~25 ligand neighbours and
+change the prior's function from the first step; with the gates at zero the network computes the
+prior's function on the ligand exactly, and the pocket enters as training opens the gates (the
+zero-initialised adapters of ControlNet, Zhang et al. 2023). Without pocket atoms the gated and the
+plain layer compute the same thing.
+
 Coordinates enter only through differences and distances, so the network is equivariant to
 rotations, reflections and translations, and to permutations of atoms.
 """
@@ -41,13 +52,20 @@ class EGNNLayer(nn.Module):
         num_rbf: size of the distance basis.
         edge_static_dim: size of fixed per-edge features (self-conditioning distances), 0 for none.
         cutoff: distance, Å, at which messages fade to zero (for radius graphs); None for none.
+        context_gate: average messages from pocket atoms apart and add them through zero-initialised
+            gates (see the module docstring).
     """
 
     def __init__(
-        self, hidden: int, edge_dim: int, num_rbf: int, edge_static_dim: int, cutoff: float | None
+        self, hidden: int, edge_dim: int, num_rbf: int, edge_static_dim: int, cutoff: float | None,
+        context_gate: bool = False,
     ) -> None:
         super().__init__()
         self.cutoff = cutoff
+        if context_gate:
+            self.gate_h = nn.Parameter(torch.zeros(hidden))
+            self.gate_x = nn.Parameter(torch.zeros(1))
+        self.context_gate = context_gate
         # first message layer on [h_i, h_j, e, rbf, static], split so the atom parts run per atom
         self.msg_i = nn.Linear(hidden, hidden)
         self.msg_j = nn.Linear(hidden, hidden, bias=False)
@@ -70,6 +88,7 @@ class EGNNLayer(nn.Module):
         mobile: Tensor,
         rbf: GaussianRBF,
         paired: bool = False,
+        pocket: Tensor | None = None,
     ) -> tuple[Tensor, Tensor, Tensor]:
         """Update atoms, coordinates and edges.
 
@@ -85,6 +104,7 @@ class EGNNLayer(nn.Module):
             paired: ``edge_index`` is ``cat([P, P.flip(0)], 1)`` (see :class:`DenoiserInput`): what is
                 symmetric in (i, j) (edge states, distance basis, their share of the message) is
                 computed once per pair.
+            pocket: [N, 1] float, 1 for pocket atoms (``context_gate``; None: no pocket atoms).
 
         Returns:
             h [N, H], x [N, 3] (context rows unchanged bit for bit), e (same rows as given).
@@ -102,10 +122,33 @@ class EGNNLayer(nn.Module):
         if self.cutoff is not None:
             m = m * cosine_cutoff(dist, self.cutoff)
         step = vec / (dist[:, None] + 1.0) * torch.tanh(self.coord(m))
-        x = x + mobile * scatter(step, dst, dim=0, dim_size=n, reduce="mean")
-        h = h + self.node(torch.cat([hn, scatter(m, dst, dim=0, dim_size=n, reduce="mean")], dim=-1))
+        if self.context_gate and pocket is not None:
+            step_mean, m_mean = self._gated_means(step, m, src, dst, pocket, n)
+        else:
+            step_mean = scatter(step, dst, dim=0, dim_size=n, reduce="mean")
+            m_mean = scatter(m, dst, dim=0, dim_size=n, reduce="mean")
+        x = x + mobile * step_mean
+        h = h + self.node(torch.cat([hn, m_mean], dim=-1))
         e = e + self.edge_out(self.pair(h, edge_index[:, :half]) + self.edge_e(edge_feat))
         return h, x, e
+
+    def _gated_means(
+        self, step: Tensor, m: Tensor, src: Tensor, dst: Tensor, pocket: Tensor, n: int
+    ) -> tuple[Tensor, Tensor]:
+        """Per-atom coordinate step [N, 3] and message [N, H]: the mean over ligand sources plus the
+        gated mean over pocket sources (each mean over its own edges; an atom without such edges gets
+        zeros). ``pocket``: [N, 1] float, 1 for pocket atoms."""
+        from_pocket = pocket[src]
+        from_ligand = 1.0 - from_pocket
+        count_ligand = scatter(from_ligand, dst, dim=0, dim_size=n, reduce="sum").clamp(min=1.0)
+        count_pocket = scatter(from_pocket, dst, dim=0, dim_size=n, reduce="sum").clamp(min=1.0)
+
+        def mean(values: Tensor, weight: Tensor, count: Tensor) -> Tensor:
+            return scatter(values * weight, dst, dim=0, dim_size=n, reduce="sum") / count
+
+        step_mean = mean(step, from_ligand, count_ligand) + self.gate_x * mean(step, from_pocket, count_pocket)
+        m_mean = mean(m, from_ligand, count_ligand) + self.gate_h * mean(m, from_pocket, count_pocket)
+        return step_mean, m_mean
 
 
 @register_model("egnn")
@@ -125,6 +168,8 @@ class EGNN(Denoiser):
         cutoff: distance, Å, where messages fade to zero; set it for radius graphs, None for
             complete graphs.
         self_condition: accept ``inp.self_cond`` (zeros are used when it is None).
+        context_gate: every layer averages messages from context atoms apart and adds them through
+            zero-initialised gates (:class:`EGNNLayer`), for pocket models warm-started from a prior.
     """
 
     def __init__(
@@ -140,6 +185,7 @@ class EGNN(Denoiser):
         rbf_max: float = 10.0,
         cutoff: float | None = None,
         self_condition: bool = False,
+        context_gate: bool = False,
     ) -> None:
         super().__init__()
         self.num_types, self.num_charges, self.num_bond_types = num_types, num_charges, num_bond_types
@@ -154,7 +200,7 @@ class EGNN(Denoiser):
         self.embed_edge = mlp(edge_in, edge_dim, edge_dim)
         static = num_rbf if self_condition else 0
         self.layers = nn.ModuleList(
-            EGNNLayer(hidden, edge_dim, num_rbf, static, cutoff) for _ in range(num_layers)
+            EGNNLayer(hidden, edge_dim, num_rbf, static, cutoff, context_gate) for _ in range(num_layers)
         )
         self.norm = nn.LayerNorm(hidden)
         self.type_head = mlp(hidden, hidden, num_types)
@@ -186,9 +232,12 @@ class EGNN(Denoiser):
             static = e.new_zeros(e.shape[0], 0)
         ctx = inp.context_mask
         mobile = x0.new_ones(n, 1) if ctx is None else (~ctx).to(x0.dtype)[:, None]
+        pocket = None
+        if inp.node_attr is not None and self.node_attr_dim > 0:
+            pocket = (inp.node_attr[:, :1] > 0.5).to(x0.dtype)  # the is_pocket column
         x = x0
         for layer in self.layers:
-            h, x, e = layer(h, x, e, static, ei, mobile, self.rbf, inp.paired)
+            h, x, e = layer(h, x, e, static, ei, mobile, self.rbf, inp.paired, pocket)
         if ctx is not None:
             x = torch.where(ctx[:, None], x0, x)
         h = self.norm(h)

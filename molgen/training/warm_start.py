@@ -8,6 +8,10 @@ flag (:func:`molgen.models.layers.node_inputs`). Those columns start at zero, so
 pocket network computes exactly the prior's function on any graph whose atoms carry zero residue
 features (the ligand atoms), and the pocket only enters as training moves the new weights.
 
+A pocket network built with ``model.context_gate`` also holds per-layer gates on its pocket messages
+(:mod:`molgen.models.egnn`) that the prior lacks: they keep their zero initialisation, which makes
+step 0 the prior's function on the ligand even with pocket atoms in reach.
+
 Every other parameter must match by name and shape (the wrapper :class:`PocketRadiusDenoiser` holds
 the network as ``net.``; names are compared without it): a different hidden size, layer count or
 vocabulary is an error, not a silent partial load. The EMA copy starts from the same weights.
@@ -28,6 +32,8 @@ log = logging.getLogger(__name__)
 WRAPPER_PREFIX = "net."
 #: The atom-embedding input layer, whose columns follow :func:`molgen.models.layers.node_inputs`.
 EMBED_KEY = "embed.0.weight"
+#: Parameters a pocket network may hold that its prior lacks (zero-initialised pocket-message gates).
+GATE_SUFFIXES = (".gate_h", ".gate_x")
 
 
 def _bare(key: str) -> str:
@@ -56,7 +62,8 @@ def warm_start(model: nn.Module, source: str | Path, ema: nn.Module | None = Non
         ema: the run's ``AveragedModel``, given the same weights.
 
     Returns:
-        ``{"source", "copied", "embedding_widened", "new_columns"}``: what was loaded.
+        ``{"source", "copied", "embedding_widened", "new_columns", "new_gates"}``: what was loaded
+        (``new_gates``: pocket-message gates left at zero).
 
     Raises:
         MolgenError: an unreadable file, another vocabulary, or a parameter missing or of another shape.
@@ -72,9 +79,12 @@ def warm_start(model: nn.Module, source: str | Path, ema: nn.Module | None = Non
     if Vocab.from_dict(vocab).num_types != num_types or Vocab.from_dict(vocab).num_charges != num_charges:
         raise MolgenError(f"init_from has vocabulary {vocab.get('name')!r} with other atom types or charges "
                           "than this run's", source)
-    new, widened = {}, 0
+    new, widened, gates = {}, 0, 0
     for key, value in dst.items():
         bare = _bare(key)
+        if bare not in src and bare.endswith(GATE_SUFFIXES):
+            new[key], gates = value, gates + 1
+            continue
         if bare not in src:
             raise MolgenError(f"init_from has no parameter {bare!r} (another architecture?)", source)
         s = src[bare].to(value.dtype)
@@ -92,6 +102,8 @@ def warm_start(model: nn.Module, source: str | Path, ema: nn.Module | None = Non
     model.load_state_dict(new)
     if ema is not None:
         ema.module.load_state_dict(model.state_dict())
-    info = {"source": str(source), "copied": len(new), "embedding_widened": bool(widened), "new_columns": widened}
-    log.info("warm start from %s: %d tensors, %d new zero embedding columns", source, len(new), widened)
+    info = {"source": str(source), "copied": len(new) - gates, "embedding_widened": bool(widened),
+            "new_columns": widened, "new_gates": gates}
+    log.info("warm start from %s: %d tensors, %d new zero embedding columns, %d zero gates", source,
+             len(new) - gates, widened, gates)
     return info

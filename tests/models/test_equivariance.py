@@ -269,3 +269,40 @@ def test_egnn_paired_edges_give_the_per_edge_result(self_condition, tiny_denoise
     # the bond logits of (i, j) and (j, i) are the same rows
     u = inp.edge_index.shape[1] // 2
     assert torch.equal(fast.bond_logits[:u], fast.bond_logits[u:])
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_egnn_context_gate_equivariance_and_no_pocket_equals_plain(seed, mixed_batch, dense_edges):
+    """context_gate: with pocket atoms (node_attr[:, 0] > 0.5, held fixed) and open gates the network is
+    still E(3)-equivariant; with no pocket atom it computes what the plain EGNN with the same weights does."""
+    from tests.models.conftest import C, F, K, T, TINY
+
+    torch.manual_seed(seed)
+    gated = build_model("egnn", num_types=T, num_charges=C, num_bond_types=K, node_attr_dim=F,
+                        context_gate=True, **TINY["egnn"]).double().eval()
+    plain = build_model("egnn", num_types=T, num_charges=C, num_bond_types=K, node_attr_dim=F,
+                        **TINY["egnn"]).double().eval()
+    plain.load_state_dict({k: v for k, v in gated.state_dict().items() if "gate" not in k})
+    # no pocket atom: the same function
+    mixed_batch.node_attr[:, 0] = -1.0
+    inp = mixed_batch.to_input()
+    a, b = gated(inp), plain(inp)
+    assert max_err(a.pos, b.pos) < 1e-12 and max_err(a.type_logits, b.type_logits) < 1e-12
+    # pocket atoms and open gates: equivariant, pocket atoms still
+    with torch.no_grad():
+        for layer in gated.layers:
+            layer.gate_h.normal_()
+            layer.gate_x.fill_(0.7)
+    gen = torch.Generator().manual_seed(seed)
+    pocket = torch.rand(mixed_batch.pos.shape[0], generator=gen) < 0.4
+    pocket[:2] = torch.tensor([True, False])
+    mixed_batch.node_attr[:, 0] = pocket.double()
+    inp = mixed_batch.to_input(context_mask=pocket)
+    out = gated(inp)
+    assert max_err(out.pos, plain(inp).pos) > 1e-6  # the gates matter
+    r, tau = orthogonal(seed + 20, reflect=seed % 2 == 0), torch.randn(3, dtype=torch.float64)
+    moved = mixed_batch.to_input(context_mask=pocket)
+    moved.pos = inp.pos @ r.T + tau
+    out_t = gated(moved)
+    assert torch.equal(out_t.pos[pocket], moved.pos[pocket])
+    check_transformed(out, out_t, r, tau, dense_edges, inp.edge_index, moved.edge_index, inp.pos.shape[0])

@@ -84,3 +84,57 @@ def test_warm_start_refuses_what_does_not_fit(tmp_path):
         warm_start(_pocket_net(DRUG_HEAVY), wider)
     with pytest.raises(MolgenError, match="not found"):
         warm_start(_pocket_net(DRUG_HEAVY), tmp_path / "missing.ckpt")
+
+
+def _ligand_and_pocket_input(vocab, attr_dim: int, n_lig: int = 7, n_pocket: int = 12) -> DenoiserInput:
+    """The ligand of :func:`_ligand_input` with pocket atoms around it, all within the 5 Å radius."""
+    lig = _ligand_input(vocab, attr_dim, n_lig)
+    g = torch.Generator().manual_seed(4)
+    n = n_lig + n_pocket
+    pos = torch.cat([lig.pos, torch.randn(n_pocket, 3, generator=g)])
+    types = torch.cat([lig.h_type, torch.nn.functional.one_hot(
+        torch.randint(0, vocab.num_types, (n_pocket,), generator=g), vocab.num_types + 1).float()])
+    charges = torch.cat([lig.h_charge, torch.nn.functional.one_hot(
+        torch.full((n_pocket,), vocab.num_charges // 2), vocab.num_charges + 1).float()])
+    attr = torch.zeros(n, attr_dim)
+    attr[n_lig:, 0] = 1.0  # is_pocket
+    attr[n_lig:, 1:] = torch.rand(n_pocket, attr_dim - 1, generator=g).round()
+    batch = torch.zeros(n, dtype=torch.long)
+    ei = complete_graph(batch, 1)
+    pocket_pair = (ei[0] >= n_lig) & (ei[1] >= n_lig)
+    ei = ei[:, ~pocket_pair]  # the process's state holds no pocket–pocket pairs
+    bonds = torch.zeros(ei.shape[1], NUM_BOND_TYPES + 1)
+    bonds[:, 0] = 1.0
+    lig_edges = (ei[0] < n_lig) & (ei[1] < n_lig)
+    lig_ei = complete_graph(torch.zeros(n_lig, dtype=torch.long), 1)
+    # the ligand pairs keep their bond inputs (looked up by atom pair)
+    lut = {(int(a), int(b)): k for k, (a, b) in enumerate(lig_ei.T)}
+    for k in torch.nonzero(lig_edges).flatten().tolist():
+        bonds[k] = lig.e_bond[lut[(int(ei[0, k]), int(ei[1, k]))]]
+    return DenoiserInput(pos=pos, h_type=types, h_charge=charges, edge_index=ei, e_bond=bonds, t=lig.t,
+                         batch=batch, num_graphs=1, context_mask=torch.arange(n) >= n_lig, node_attr=attr)
+
+
+def test_gated_pocket_network_from_prior_is_the_prior_with_pocket_atoms_in_reach(tmp_path):
+    """model.context_gate: with the pocket in reach, step 0 is still the prior's function on the ligand;
+    without the gates the pocket messages enter the ligand atoms' mean at once."""
+    prior, path = _model_file(tmp_path, DRUG_HEAVY)
+    gated = _pocket_net(DRUG_HEAVY, {**TINY, "context_gate": True})
+    plain = _pocket_net(DRUG_HEAVY)
+    info = warm_start(gated, path)
+    warm_start(plain, path)
+    assert info["new_gates"] == 2 * TINY["num_layers"] and info["copied"] == len(prior.state_dict())
+    attr_dim = gated.net.node_attr_dim
+    both = _ligand_and_pocket_input(DRUG_HEAVY, attr_dim)
+    n_lig = 7
+    assert bool(gated.edge_mask(both).all())  # every pocket atom is within the radius
+    want = prior(replace(_ligand_input(DRUG_HEAVY, attr_dim, n_lig), node_attr=None))
+    got, other = gated(both), plain(both)
+    torch.testing.assert_close(got.pos[:n_lig], want.pos, rtol=0, atol=1e-5)
+    torch.testing.assert_close(got.type_logits[:n_lig], want.type_logits, rtol=0, atol=1e-5)
+    torch.testing.assert_close(got.charge_logits[:n_lig], want.charge_logits, rtol=0, atol=1e-5)
+    assert (other.pos[:n_lig] - want.pos).abs().max() > 1e-3  # the plain mean has changed the function
+    # the gates are trainable from zero: a loss on the ligand gives them a gradient
+    got.pos[:n_lig].square().sum().backward()
+    grads = [p.grad for n, p in gated.named_parameters() if n.endswith("gate_x")]
+    assert grads and all(g is not None and float(g.abs().sum()) > 0 for g in grads)
