@@ -37,7 +37,7 @@ GATE_SUFFIXES = (".gate_h", ".gate_x")
 
 
 def _bare(key: str) -> str:
-    return key[len(WRAPPER_PREFIX):] if key.startswith(WRAPPER_PREFIX) else key
+    return key.removeprefix(WRAPPER_PREFIX)
 
 
 def _embed_columns(src: torch.Tensor, dst_shape: torch.Size, num_types: int, num_charges: int) -> torch.Tensor:

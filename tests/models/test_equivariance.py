@@ -275,7 +275,7 @@ def test_egnn_paired_edges_give_the_per_edge_result(self_condition, tiny_denoise
 def test_egnn_context_gate_equivariance_and_no_pocket_equals_plain(seed, mixed_batch, dense_edges):
     """context_gate: with pocket atoms (node_attr[:, 0] > 0.5, held fixed) and open gates the network is
     still E(3)-equivariant; with no pocket atom it computes what the plain EGNN with the same weights does."""
-    from tests.models.conftest import C, F, K, T, TINY
+    from tests.models.conftest import TINY, C, F, K, T
 
     torch.manual_seed(seed)
     gated = build_model("egnn", num_types=T, num_charges=C, num_bond_types=K, node_attr_dim=F,
