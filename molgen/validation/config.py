@@ -30,6 +30,12 @@ class ValidationConfig:
             ensemble (PoseBusters paper and ``check_energy_ratio`` default: 7; note that the
             ``mol.yml`` shipped with posebusters 0.6.5 uses 100).
         n_conformers: ETKDG ensemble size for the energy ratio (PoseBusters configs: 50).
+        embed_timeout_s: time limit, s, of one ETKDG ensemble (RDKit ``EmbedParameters.timeout``;
+            0: none). A generated molecule with impossible ring geometry can keep ETKDG retrying for
+            many minutes (seen here: one generated ligand held a validation run for over 10
+            minutes). RDKit drops the whole ensemble when the limit is reached, so such a molecule
+            fails ``internal_energy`` with the reason; 50 conformers of a cyclic hexapeptide (with
+            H) take 17 s here.
         energy_screen_conformers: size of the small ensemble drawn first; when it decides the
             verdict with a safety margin the full ensemble is skipped (0: always the full one; see
             :mod:`molgen.validation.checks.energy_ratio`).
@@ -54,6 +60,7 @@ class ValidationConfig:
     nonflat_tol: float = 0.05
     energy_ratio_threshold: float = 7.0
     n_conformers: int = 50
+    embed_timeout_s: int = 120
     energy_screen_conformers: int = 8
     strain_threshold: float = 60.0
     protein_max_distance: float = 5.0

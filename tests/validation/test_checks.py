@@ -135,3 +135,19 @@ def test_energy_screen_gives_the_full_ensemble_verdict(fixture, name, request, r
     assert full["energy_ensemble_conformers"] == 20 and screened["energy_ensemble_conformers"] == 8
     assert screened["internal_energy"] == full["internal_energy"]
     assert abs(screened["ensemble_energy_uff"] / full["ensemble_energy_uff"] - 1) < 0.05
+
+
+def test_energy_ensemble_time_limit_fails_the_check_with_its_reason(run_check):
+    """embed_timeout_s: an ensemble ETKDG cannot finish in time fails internal_energy with the reason
+    (RDKit keeps no conformer past the limit) instead of holding the batch."""
+    from rdkit.Chem import AllChem
+
+    from molgen.validation.checks import energy_ratio
+
+    peptide = Chem.AddHs(Chem.MolFromSmiles(  # cyclic hexapeptide: 8 conformers take a few seconds
+        "CC(C)C[C@@H]1NC(=O)[C@H](CC(C)C)NC(=O)[C@H](Cc2ccccc2)NC(=O)[C@H](C)NC(=O)[C@H](CO)NC(=O)"
+        "[C@H](Cc2ccccc2)NC1=O"))
+    assert AllChem.EmbedMolecule(peptide, randomSeed=1) == 0
+    energy_ratio._CACHE.clear()
+    with pytest.raises(RuntimeError, match="within 1 s"):
+        run_check("internal_energy", peptide, embed_timeout_s=1)

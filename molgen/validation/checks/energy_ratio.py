@@ -28,44 +28,48 @@ from rdkit.Chem.rdForceFieldHelpers import UFFOptimizeMoleculeConfs
 from molgen.validation.checks.base import CheckContext, register
 from molgen.validation.forcefield import get_force_field, relax_only
 
-_CACHE: dict[tuple[str, int, int], list[float]] = {}
+_CACHE: dict[tuple[str, int, int, int], list[float]] = {}
 #: Relative and absolute (kcal/mol) slack added to 4 standard errors of the screening ensemble's mean.
 SCREEN_REL_MARGIN = 0.05
 SCREEN_ABS_MARGIN = 0.5
 
 
-def _ensemble_energies(mol: Chem.Mol, n_conformers: int, seed: int) -> list[float]:
+def _ensemble_energies(mol: Chem.Mol, n_conformers: int, seed: int, timeout_s: int = 0) -> list[float]:
     mol = Chem.Mol(mol)
     mol.RemoveAllConformers()
     params = rdDistGeom.ETKDGv3()
     params.randomSeed = seed
     params.useRandomCoords = True
     params.numThreads = 1
-    cids = rdDistGeom.EmbedMultipleConfs(mol, n_conformers, params)
-    if len(cids) == 0:
-        raise RuntimeError("ETKDG could not embed a conformer ensemble")
+    params.timeout = int(timeout_s)
+    # past the time limit RDKit returns [-1] and keeps no conformer
+    cids = [c for c in rdDistGeom.EmbedMultipleConfs(mol, n_conformers, params) if c >= 0]
+    if not cids:
+        limit = f" within {timeout_s} s" if timeout_s else ""
+        raise RuntimeError(f"ETKDG could not embed a conformer ensemble{limit}")
     return [e for _, e in UFFOptimizeMoleculeConfs(mol, numThreads=1)]
 
 
-def ensemble_energies(mol: Chem.Mol, n_conformers: int, seed: int) -> list[float]:
+def ensemble_energies(mol: Chem.Mol, n_conformers: int, seed: int, timeout_s: int = 0) -> list[float]:
     """UFF energies (kcal/mol) of an optimized ETKDGv3 ensemble of ``mol`` (explicit H, 3D).
 
     Stereocentres and double-bond geometry are taken from the 3D pose, so the ensemble is of the
-    same stereoisomer.
+    same stereoisomer. ``timeout_s``: ETKDG's time limit for the whole ensemble (0: none); past it
+    no conformer is kept and RuntimeError is raised.
     """
     mol = Chem.Mol(mol)
     Chem.AssignStereochemistryFrom3D(mol, replaceExistingTags=True)
-    key = (Chem.MolToSmiles(mol), n_conformers, seed)
+    key = (Chem.MolToSmiles(mol), n_conformers, seed, timeout_s)
     if key not in _CACHE:
         if len(_CACHE) > 4096:
             _CACHE.clear()
-        _CACHE[key] = _ensemble_energies(mol, n_conformers, seed)
+        _CACHE[key] = _ensemble_energies(mol, n_conformers, seed, timeout_s)
     return _CACHE[key]
 
 
-def ensemble_mean_energy(mol: Chem.Mol, n_conformers: int, seed: int) -> float:
+def ensemble_mean_energy(mol: Chem.Mol, n_conformers: int, seed: int, timeout_s: int = 0) -> float:
     """Mean UFF energy (kcal/mol) of the optimized ETKDGv3 ensemble (:func:`ensemble_energies`)."""
-    energies = ensemble_energies(mol, n_conformers, seed)
+    energies = ensemble_energies(mol, n_conformers, seed, timeout_s)
     return sum(energies) / len(energies)
 
 
@@ -99,11 +103,11 @@ def internal_energy(ctx: CheckContext) -> dict:
     pose = ff.CalcEnergy()
     energies = None
     if 0 < cfg.energy_screen_conformers < cfg.n_conformers:
-        small = ensemble_energies(mol, cfg.energy_screen_conformers, cfg.seed)
+        small = ensemble_energies(mol, cfg.energy_screen_conformers, cfg.seed, cfg.embed_timeout_s)
         if screen_verdict(pose, small, cfg.energy_ratio_threshold) is not None:
             energies = small
     if energies is None:
-        energies = ensemble_energies(mol, cfg.n_conformers, cfg.seed)
+        energies = ensemble_energies(mol, cfg.n_conformers, cfg.seed, cfg.embed_timeout_s)
     mean = sum(energies) / len(energies)
     ratio = pose / (mean if mean != 0 else 1e-10)
     return {"internal_energy": ratio <= cfg.energy_ratio_threshold, "energy_ratio": ratio,
