@@ -127,8 +127,11 @@ def test_checkpoint_samples_every_molecule_asked(tmp_path):
     res = main(["--checkpoint", str(ROOT / "data" / "checkpoints" / "qm9_heavy_flow.ckpt"), "--num", "4",
                 "--steps", "3", "--batch-size", "4", "--threads", "1", "--reference-csv", str(ref),
                 "--reference-3d", "1", "--novelty-csv", "none", "--save-sdf", str(tmp_path / "w"),
-                "--out", str(out)])
+                "--sizes", "5,7", "--size-num", "3", "--out", str(out)])
     g = res["generated"]
+    assert [r["atoms"] for r in res["by_size"]] == [5, 7] and all(r["n"] == 3 for r in res["by_size"])
+    assert all(0 <= r["valid_connected"] <= r["valid"] <= 1 for r in res["by_size"])
+    assert "| 7 | 3 |" in out.with_suffix(".md").read_text()
     assert res["sampling"]["written"] == g["n"] == g["asked"] == 4 and res["vocab"] == "qm9_heavy"
     assert res["trained"]["global_step"] > 0 and g["pb_valid"] is not None and g["novel"] is None
     assert (tmp_path / "w" / "generated.sdf").read_text().count("$$$$") == 4
