@@ -1,0 +1,158 @@
+"""Held-out pocket screen: the generation figures of :mod:`benchmarks.pocket` without Vina or references.
+
+    python -m benchmarks.pocket_screen --split-dir runs/data/complexes_all/split \\
+        --checkpoint runs/a/model.ckpt --checkpoint runs/b/model.ckpt --num 20 --steps 20 --out screen.json
+
+For comparing training arms (fine-tune against scratch, one setting against another) on the same held-out
+sites in minutes rather than the hour of the full benchmark: per model, per site (one FEP site per held-out
+target of ``test_fep.csv`` and every crystal complex of ``test_crystal.csv``, each pocket cut around the
+site's first ligand as :func:`benchmarks.pocket.run_benchmark` cuts it), ``--num`` ligands generated with
+seed ``--seed`` and validated against the protein (:func:`molgen.validation.validate_molecules`, every
+check): ``valid``, ``valid_connected``, ``pb_valid``, the placement figures of
+:func:`benchmarks.pocket.placement_figures`, the mean QED of the valid ligands and the mean heavy-atom count.
+Means over sites per part (``fep``, ``crystal``). No Vina, no reference ligands, no poses: for those run
+:mod:`benchmarks.pocket`.
+
+``--atoms-range LO,HI`` draws ligand sizes uniformly in [LO, HI] instead of from the model's pocket-size
+histogram (the sampler's ``atoms_range``). Writes one JSON with the machine, the arguments, each model's
+meta and its wall time. A missing checkpoint or split file is one line naming it, exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from benchmarks.pocket import _mean, _rows, _site_ligands, graph_mols, heavy_centroid, ligand_figures, placement_figures
+
+log = logging.getLogger(__name__)
+
+#: Per-site figures averaged over the sites of a part.
+SUMMARY_KEYS = ("valid", "valid_connected", "pb_valid", "frac_centroid_within_4A", "frac_min_protein_dist_ge_2A",
+                "all_targets", "qed", "heavy_atoms")
+
+
+def screen_sites(split_dir: Path) -> list[tuple[str, str, dict]]:
+    """``(name, part, first row)`` per held-out site: one FEP site per target (the first in sorted order, as
+    :func:`benchmarks.pocket.run_benchmark` picks them), then every crystal complex."""
+    split = json.loads((split_dir / "split.json").read_text())
+    by_site: dict[str, list[dict]] = {}
+    for r in _rows(split_dir / "test_fep.csv"):
+        by_site.setdefault(r["protein"], []).append(r)
+    first_of_target: dict[str, str] = {}
+    for site in sorted(by_site):
+        key = Path(site).relative_to(split["fep_root"]).as_posix()
+        first_of_target.setdefault(split["site_target"].get(key, site), site)
+    sites = [(target, "fep", by_site[site][0]) for target, site in first_of_target.items()]
+    sites += [(r.get("name") or Path(r["ligand"]).parent.name, "crystal", r)
+              for r in _rows(split_dir / "test_crystal.csv")]
+    return sites
+
+
+def screen_site(gm, row: dict, num: int, steps: int, seed: int, atoms_range: tuple[int, int] | None) -> dict:
+    """Generated-ligand figures in one pocket (see the module docstring)."""
+    from molgen.sampling.conditioning import generate_conditioned_graphs, load_pocket
+    from molgen.validation import validate_molecules
+    from molgen.validation.io import load_protein
+
+    ref = _site_ligands([row], 1)[0]
+    protein = row["protein"]
+    pocket = load_pocket(protein, ref_ligand=ref, vocab=gm.vocab)
+    graphs = generate_conditioned_graphs(gm.model, gm.process, gm.vocab, gm.stats, num, steps, pocket=pocket,
+                                         batch_size=num, seed=seed, self_condition=gm.self_condition,
+                                         atoms_range=atoms_range)
+    t = validate_molecules(graphs, vocab=gm.vocab, protein=protein, progress=False).table
+    figs = ligand_figures(graph_mols(graphs, gm.vocab), load_protein(protein).pos, heavy_centroid(ref))
+    return {"protein": Path(protein).name, "pocket_atoms": int(pocket.context.num_nodes), "generated": num,
+            "valid": round(float(t["valid"].mean()), 3),
+            "valid_connected": round(float(t["valid_connected"].mean()), 3),
+            "pb_valid": round(float(t["pb_valid"].mean()), 3),
+            **placement_figures(t["valid_connected"], t["pb_valid"], figs),
+            "qed": _mean(t.loc[t["valid"], "qed"]), "heavy_atoms": _mean(t["n_heavy_atoms"].astype(float))}
+
+
+def part_means(rows: list[dict]) -> dict:
+    """Mean over sites of each :data:`SUMMARY_KEYS` figure (sites without the figure left out)."""
+    out = {"sites": len(rows)}
+    for key in SUMMARY_KEYS:
+        values = [r[key] for r in rows if r.get(key) is not None]
+        out[key] = round(sum(values) / len(values), 3) if values else None
+    return out
+
+
+def screen_model(checkpoint: Path, sites, num: int, steps: int, seed: int, atoms_range) -> dict:
+    """Every site for one model file: per-site rows and the means per part."""
+    from molgen.training import load_model
+
+    gm = load_model(checkpoint)
+    t0 = time.perf_counter()
+    rows = []
+    for name, part, row in sites:
+        rows.append({"site": name, "part": part, **screen_site(gm, row, num, steps, seed, atoms_range)})
+        log.info("%s %s: %s", checkpoint.name, name, {k: rows[-1][k] for k in ("valid", "valid_connected", "pb_valid")})
+    parts = sorted({r["part"] for r in rows})
+    return {"checkpoint": str(checkpoint), "meta": gm.meta, "wall_s": round(time.perf_counter() - t0, 1),
+            "mean_over_sites": {p: part_means([r for r in rows if r["part"] == p]) for p in parts}, "per_site": rows}
+
+
+def _range(text: str) -> tuple[int, int]:
+    lo, hi = (int(x) for x in text.split(","))
+    if not 1 <= lo <= hi:
+        raise argparse.ArgumentTypeError(f"--atoms-range needs 1 <= LO <= HI, got {text!r}")
+    return lo, hi
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--split-dir", type=Path, required=True, help="split of `benchmarks.pocket --split-only`")
+    ap.add_argument("--checkpoint", type=Path, action="append", required=True, help="model file (repeat to compare)")
+    ap.add_argument("--num", type=int, default=20, help="ligands per site")
+    ap.add_argument("--steps", type=int, default=20, help="sampler steps")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--atoms-range", type=_range, default=None, help="LO,HI: ligand sizes uniform in the range")
+    ap.add_argument("--crystals", type=int, default=None, help="only the first N crystal complexes")
+    ap.add_argument("--out", type=Path, required=True, help="results JSON")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> dict:
+    import torch
+
+    from molgen.errors import MolgenError, require_file
+
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        for name in ("split.json", "test_fep.csv", "test_crystal.csv"):
+            require_file(args.split_dir / name, "split file")
+        for ck in args.checkpoint:
+            require_file(ck, "checkpoint")
+        sites = screen_sites(args.split_dir)
+        fep = [s for s in sites if s[1] == "fep"]
+        crystal = [s for s in sites if s[1] == "crystal"][:args.crystals]
+        result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                  "machine": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+                  "torch_threads": torch.get_num_threads(), "load_start": os.getloadavg(),
+                  "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+                  "models": [screen_model(ck, fep + crystal, args.num, args.steps, args.seed, args.atoms_range)
+                             for ck in args.checkpoint]}
+    except MolgenError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
+    result["load_end"] = os.getloadavg()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1, default=str) + "\n")
+    for m in result["models"]:
+        print(m["checkpoint"], json.dumps(m["mean_over_sites"]))
+    return result
+
+
+if __name__ == "__main__":
+    main()

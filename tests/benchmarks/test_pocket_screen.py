@@ -1,0 +1,60 @@
+"""benchmarks.pocket_screen: the sites it picks (as benchmarks.pocket does), the means per part, and one
+real run of the shipped pocket model (two ligands, two steps, one FEP site and one crystal complex)."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from benchmarks import pocket_screen
+from tests.benchmarks.test_pocket import PB, THROMBIN, _split
+from tests.conftest import ROOT
+
+
+def test_sites_one_fep_site_per_target_then_every_crystal(tmp_path):
+    fep = _split(tmp_path)
+    sites = pocket_screen.screen_sites(tmp_path)
+    assert [(name, part) for name, part, _ in sites] == [
+        ("t1", "fep"), ("t2", "fep"), ("1S3V", "crystal"), ("7ZTL_BCN", "crystal"), ("1G9V_RQ3", "crystal")]
+    assert sites[0][2]["protein"] == str(fep / "t1a" / "p.pdb") and sites[0][2]["record"] == "0"
+
+
+def test_part_means_skip_missing_figures():
+    rows = [{"valid": 0.5, "qed": None}, {"valid": 0.25, "qed": 0.6}]
+    means = pocket_screen.part_means(rows)
+    assert means["sites"] == 2 and means["valid"] == 0.375 and means["qed"] == 0.6 and means["pb_valid"] is None
+
+
+def test_missing_split_file_is_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        pocket_screen.main(["--split-dir", str(tmp_path), "--checkpoint", str(tmp_path / "m.ckpt"),
+                            "--out", str(tmp_path / "o.json")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "split.json" in err and "\n" not in err
+
+
+def test_shipped_pocket_model_end_to_end(tmp_path):
+    with open(tmp_path / "test_fep.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["protein", "ligand", "record", "name"])
+        w.writerow([THROMBIN / "thrombin_core_protein.pdb", THROMBIN / "thrombin_core_ligands.sdf", 0, "t0"])
+    with open(tmp_path / "test_crystal.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["protein", "ligand", "record", "name"])
+        w.writerow([PB / "1S3V" / "1s3v_protein_one_lig_removed.pdb", PB / "1S3V" / "1s3v_ligand.sdf", 0, "1S3V"])
+    (tmp_path / "split.json").write_text(json.dumps({
+        "fep_root": str(THROMBIN.parent), "site_target": {"thrombin_core/thrombin_core_protein.pdb": "thrombin"}}))
+    out = tmp_path / "screen.json"
+    res = pocket_screen.main(["--split-dir", str(tmp_path), "--checkpoint",
+                              str(ROOT / "data" / "checkpoints" / "pocket_flow.ckpt"), "--num", "2", "--steps", "2",
+                              "--atoms-range", "10,12", "--out", str(out)])
+    (model,) = res["models"]
+    assert [(r["site"], r["part"], r["generated"]) for r in model["per_site"]] == [
+        ("thrombin", "fep", 2), ("1S3V", "crystal", 2)]
+    for r in model["per_site"]:
+        assert 10 <= r["heavy_atoms"] <= 12  # every ligand drawn in the asked size range
+        assert r["all_targets"] <= min(r["valid_connected"], r["pb_valid"], r["frac_centroid_within_4A"])
+    assert model["mean_over_sites"]["fep"]["sites"] == 1 and json.loads(out.read_text())["models"][0]["meta"]
