@@ -30,7 +30,15 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks.pocket import _mean, _rows, _site_ligands, graph_mols, heavy_centroid, ligand_figures, placement_figures
+from benchmarks.pocket import (
+    _mean,
+    _rows,
+    _site_ligands,
+    graph_mols,
+    heavy_centroid,
+    ligand_figures,
+    placement_figures,
+)
 
 log = logging.getLogger(__name__)
 
