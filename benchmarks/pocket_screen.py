@@ -13,7 +13,7 @@ check): ``valid``, ``valid_connected``, ``pb_valid``, the placement figures of
 Means over sites per part (``fep``, ``crystal``). No Vina, no reference ligands, no poses: for those run
 :mod:`benchmarks.pocket`.
 
-``--atoms-range LO,HI`` draws ligand sizes uniformly in [LO, HI] instead of from the model's pocket-size
+``--atoms-range LO:HI`` draws ligand sizes uniformly in [LO, HI] instead of from the model's pocket-size
 histogram (the sampler's ``atoms_range``). Writes one JSON with the machine, the arguments, each model's
 meta and its wall time. A missing checkpoint or split file is one line naming it, exit code 2.
 """
@@ -110,13 +110,6 @@ def screen_model(checkpoint: Path, sites, num: int, steps: int, seed: int, atoms
             "mean_over_sites": {p: part_means([r for r in rows if r["part"] == p]) for p in parts}, "per_site": rows}
 
 
-def _range(text: str) -> tuple[int, int]:
-    lo, hi = (int(x) for x in text.split(","))
-    if not 1 <= lo <= hi:
-        raise argparse.ArgumentTypeError(f"--atoms-range needs 1 <= LO <= HI, got {text!r}")
-    return lo, hi
-
-
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--split-dir", type=Path, required=True, help="split of `benchmarks.pocket --split-only`")
@@ -124,7 +117,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--num", type=int, default=20, help="ligands per site")
     ap.add_argument("--steps", type=int, default=20, help="sampler steps")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--atoms-range", type=_range, default=None, help="LO,HI: ligand sizes uniform in the range")
+    ap.add_argument("--atoms-range", default=None, help="LO:HI: ligand sizes uniform in the range (as molgen sample)")
     ap.add_argument("--crystals", type=int, default=None, help="only the first N crystal complexes")
     ap.add_argument("--out", type=Path, required=True, help="results JSON")
     return ap
@@ -133,6 +126,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> dict:
     import torch
 
+    from molgen.cli import _parse_range
     from molgen.errors import MolgenError, require_file
 
     args = parser().parse_args(argv)
@@ -142,6 +136,7 @@ def main(argv: list[str] | None = None) -> dict:
             require_file(args.split_dir / name, "split file")
         for ck in args.checkpoint:
             require_file(ck, "checkpoint")
+        atoms_range = _parse_range(args.atoms_range)
         sites = screen_sites(args.split_dir)
         fep = [s for s in sites if s[1] == "fep"]
         crystal = [s for s in sites if s[1] == "crystal"][:args.crystals]
@@ -149,7 +144,7 @@ def main(argv: list[str] | None = None) -> dict:
                   "machine": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
                   "torch_threads": torch.get_num_threads(), "load_start": os.getloadavg(),
                   "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-                  "models": [screen_model(ck, fep + crystal, args.num, args.steps, args.seed, args.atoms_range)
+                  "models": [screen_model(ck, fep + crystal, args.num, args.steps, args.seed, atoms_range)
                              for ck in args.checkpoint]}
     except MolgenError as err:
         print(f"error: {err}", file=sys.stderr)

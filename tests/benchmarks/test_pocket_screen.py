@@ -50,7 +50,7 @@ def test_shipped_pocket_model_end_to_end(tmp_path):
     out = tmp_path / "screen.json"
     res = pocket_screen.main(["--split-dir", str(tmp_path), "--checkpoint",
                               str(ROOT / "data" / "checkpoints" / "pocket_flow.ckpt"), "--num", "2", "--steps", "2",
-                              "--atoms-range", "10,12", "--out", str(out)])
+                              "--atoms-range", "10:12", "--out", str(out)])
     (model,) = res["models"]
     assert [(r["site"], r["part"], r["generated"]) for r in model["per_site"]] == [
         ("thrombin", "fep", 2), ("1S3V", "crystal", 2)]
