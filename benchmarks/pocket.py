@@ -140,6 +140,20 @@ def _rows(path: Path) -> list[dict]:
         return list(csv.DictReader(fh))
 
 
+def held_out_fep_sites(split_dir: Path) -> dict[str, list[dict]]:
+    """The held-out FEP sites the benchmarks judge: one per target, the first protein file of the target in
+    sorted order, mapped to its ``test_fep.csv`` rows (in target order of first appearance)."""
+    split = json.loads((split_dir / "split.json").read_text())
+    by_site: dict[str, list[dict]] = {}
+    for r in _rows(split_dir / "test_fep.csv"):
+        by_site.setdefault(r["protein"], []).append(r)
+    site_of_target: dict[str, str] = {}
+    for site in sorted(by_site):
+        key = Path(site).relative_to(split["fep_root"]).as_posix()
+        site_of_target.setdefault(split["site_target"].get(key, site), site)
+    return {site: by_site[site] for site in site_of_target.values()}
+
+
 def _site_ligands(rows: list[dict], limit: int):
     """RDKit molecules (with H) of the first ``limit`` rows."""
     from molgen.data.sdf import iter_sdf_mols
@@ -529,15 +543,8 @@ def run_benchmark(checkpoint: Path, split_dir: Path, num: int, poses: int, steps
 
     gm = load_model(checkpoint, process_options=process_options or None)
     split = json.loads((split_dir / "split.json").read_text())
-    fep = _rows(split_dir / "test_fep.csv")
-    by_site: dict[str, list[dict]] = {}
-    for r in fep:
-        by_site.setdefault(r["protein"], []).append(r)
-    site_of_target: dict[str, str] = {}
-    for site in sorted(by_site):
-        key = Path(site).relative_to(split["fep_root"]).as_posix()
-        site_of_target.setdefault(split["site_target"].get(key, site), site)
-    chosen = list(site_of_target.values())[:sites]
+    by_site = held_out_fep_sites(split_dir)
+    chosen = list(by_site)[:sites]
     crystal_rows = ([] if {"crystal_generation", "poses"} <= skip
                     else _rows(split_dir / "test_crystal.csv")[:crystals])
     result = {"checkpoint": str(checkpoint), "meta": gm.meta, "split": {k: split[k] for k in (

@@ -36,6 +36,7 @@ from benchmarks.pocket import (
     _site_ligands,
     graph_mols,
     heavy_centroid,
+    held_out_fep_sites,
     ligand_figures,
     placement_figures,
 )
@@ -48,17 +49,13 @@ SUMMARY_KEYS = ("valid", "valid_connected", "pb_valid", "frac_centroid_within_4A
 
 
 def screen_sites(split_dir: Path) -> list[tuple[str, str, dict]]:
-    """``(name, part, first row)`` per held-out site: one FEP site per target (the first in sorted order, as
-    :func:`benchmarks.pocket.run_benchmark` picks them), then every crystal complex."""
+    """``(name, part, first row)`` per held-out site: the FEP sites of
+    :func:`benchmarks.pocket.held_out_fep_sites` (one per target), then every crystal complex."""
     split = json.loads((split_dir / "split.json").read_text())
-    by_site: dict[str, list[dict]] = {}
-    for r in _rows(split_dir / "test_fep.csv"):
-        by_site.setdefault(r["protein"], []).append(r)
-    first_of_target: dict[str, str] = {}
-    for site in sorted(by_site):
+    sites = []
+    for site, rows in held_out_fep_sites(split_dir).items():
         key = Path(site).relative_to(split["fep_root"]).as_posix()
-        first_of_target.setdefault(split["site_target"].get(key, site), site)
-    sites = [(target, "fep", by_site[site][0]) for target, site in first_of_target.items()]
+        sites.append((split["site_target"].get(key, site), "fep", rows[0]))
     sites += [(r.get("name") or Path(r["ligand"]).parent.name, "crystal", r)
               for r in _rows(split_dir / "test_crystal.csv")]
     return sites

@@ -25,6 +25,8 @@ rotations, reflections and translations, and to permutations of atoms.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 from torch import Tensor, nn
 from torch_geometric.utils import scatter
@@ -41,6 +43,27 @@ from molgen.models.layers import (
     node_inputs,
     symmetrize_edges,
 )
+
+
+class SourceSplit(NamedTuple):
+    """Which edges come from pocket atoms, and how many of each kind every atom receives: the same in
+    every layer, so :class:`EGNN` computes it once (``context_gate``)."""
+
+    from_ligand: Tensor  # [E, 1] float, 1 where the source atom is a ligand atom
+    from_pocket: Tensor  # [E, 1] float, 1 where the source atom is a pocket atom
+    count_ligand: Tensor  # [N, 1] ligand sources per target atom, at least 1
+    count_pocket: Tensor  # [N, 1] pocket sources per target atom, at least 1
+
+    @classmethod
+    def of(cls, pocket: Tensor, edge_index: Tensor) -> SourceSplit:
+        """``pocket``: [N, 1] float, 1 for pocket atoms; ``edge_index``: [2, E] (source, target)."""
+        src, dst = edge_index
+        n = pocket.shape[0]
+        from_pocket = pocket[src]
+        from_ligand = 1.0 - from_pocket
+        return cls(from_ligand, from_pocket,
+                   scatter(from_ligand, dst, dim=0, dim_size=n, reduce="sum").clamp(min=1.0),
+                   scatter(from_pocket, dst, dim=0, dim_size=n, reduce="sum").clamp(min=1.0))
 
 
 class EGNNLayer(nn.Module):
@@ -88,7 +111,7 @@ class EGNNLayer(nn.Module):
         mobile: Tensor,
         rbf: GaussianRBF,
         paired: bool = False,
-        pocket: Tensor | None = None,
+        sources: SourceSplit | None = None,
     ) -> tuple[Tensor, Tensor, Tensor]:
         """Update atoms, coordinates and edges.
 
@@ -104,7 +127,7 @@ class EGNNLayer(nn.Module):
             paired: ``edge_index`` is ``cat([P, P.flip(0)], 1)`` (see :class:`DenoiserInput`): what is
                 symmetric in (i, j) (edge states, distance basis, their share of the message) is
                 computed once per pair.
-            pocket: [N, 1] float, 1 for pocket atoms (``context_gate``; None: no pocket atoms).
+            sources: ligand and pocket sources of the edges (``context_gate``; None: no pocket atoms).
 
         Returns:
             h [N, H], x [N, 3] (context rows unchanged bit for bit), e (same rows as given).
@@ -122,8 +145,8 @@ class EGNNLayer(nn.Module):
         if self.cutoff is not None:
             m = m * cosine_cutoff(dist, self.cutoff)
         step = vec / (dist[:, None] + 1.0) * torch.tanh(self.coord(m))
-        if self.context_gate and pocket is not None:
-            step_mean, m_mean = self._gated_means(step, m, src, dst, pocket, n)
+        if self.context_gate and sources is not None:
+            step_mean, m_mean = self._gated_means(step, m, dst, sources, n)
         else:
             step_mean = scatter(step, dst, dim=0, dim_size=n, reduce="mean")
             m_mean = scatter(m, dst, dim=0, dim_size=n, reduce="mean")
@@ -132,22 +155,18 @@ class EGNNLayer(nn.Module):
         e = e + self.edge_out(self.pair(h, edge_index[:, :half]) + self.edge_e(edge_feat))
         return h, x, e
 
-    def _gated_means(
-        self, step: Tensor, m: Tensor, src: Tensor, dst: Tensor, pocket: Tensor, n: int
-    ) -> tuple[Tensor, Tensor]:
+    def _gated_means(self, step: Tensor, m: Tensor, dst: Tensor, sources: SourceSplit, n: int
+                     ) -> tuple[Tensor, Tensor]:
         """Per-atom coordinate step [N, 3] and message [N, H]: the mean over ligand sources plus the
         gated mean over pocket sources (each mean over its own edges; an atom without such edges gets
-        zeros). ``pocket``: [N, 1] float, 1 for pocket atoms."""
-        from_pocket = pocket[src]
-        from_ligand = 1.0 - from_pocket
-        count_ligand = scatter(from_ligand, dst, dim=0, dim_size=n, reduce="sum").clamp(min=1.0)
-        count_pocket = scatter(from_pocket, dst, dim=0, dim_size=n, reduce="sum").clamp(min=1.0)
+        zeros)."""
 
         def mean(values: Tensor, weight: Tensor, count: Tensor) -> Tensor:
             return scatter(values * weight, dst, dim=0, dim_size=n, reduce="sum") / count
 
-        step_mean = mean(step, from_ligand, count_ligand) + self.gate_x * mean(step, from_pocket, count_pocket)
-        m_mean = mean(m, from_ligand, count_ligand) + self.gate_h * mean(m, from_pocket, count_pocket)
+        lig, poc = (sources.from_ligand, sources.count_ligand), (sources.from_pocket, sources.count_pocket)
+        step_mean = mean(step, *lig) + self.gate_x * mean(step, *poc)
+        m_mean = mean(m, *lig) + self.gate_h * mean(m, *poc)
         return step_mean, m_mean
 
 
@@ -199,6 +218,7 @@ class EGNN(Denoiser):
         self.embed = mlp(node_in + hidden, hidden, hidden)
         self.embed_edge = mlp(edge_in, edge_dim, edge_dim)
         static = num_rbf if self_condition else 0
+        self.context_gate = context_gate
         self.layers = nn.ModuleList(
             EGNNLayer(hidden, edge_dim, num_rbf, static, cutoff, context_gate) for _ in range(num_layers)
         )
@@ -232,12 +252,12 @@ class EGNN(Denoiser):
             static = e.new_zeros(e.shape[0], 0)
         ctx = inp.context_mask
         mobile = x0.new_ones(n, 1) if ctx is None else (~ctx).to(x0.dtype)[:, None]
-        pocket = None
-        if inp.node_attr is not None and self.node_attr_dim > 0:
-            pocket = (inp.node_attr[:, :1] > 0.5).to(x0.dtype)  # the is_pocket column
+        sources = None
+        if self.context_gate and inp.node_attr is not None and self.node_attr_dim > 0:
+            sources = SourceSplit.of((inp.node_attr[:, :1] > 0.5).to(x0.dtype), ei)  # the is_pocket column
         x = x0
         for layer in self.layers:
-            h, x, e = layer(h, x, e, static, ei, mobile, self.rbf, inp.paired, pocket)
+            h, x, e = layer(h, x, e, static, ei, mobile, self.rbf, inp.paired, sources)
         if ctx is not None:
             x = torch.where(ctx[:, None], x0, x)
         h = self.norm(h)
