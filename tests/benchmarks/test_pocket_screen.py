@@ -50,11 +50,26 @@ def test_shipped_pocket_model_end_to_end(tmp_path):
     out = tmp_path / "screen.json"
     res = pocket_screen.main(["--split-dir", str(tmp_path), "--checkpoint",
                               str(ROOT / "data" / "checkpoints" / "pocket_flow.ckpt"), "--num", "2", "--steps", "2",
-                              "--atoms-range", "10:12", "--out", str(out)])
+                              "--atoms-range", "10:12", "--option", "discrete_temperature=0.5", "--guidance-option",
+                              "start=0.7", "--out", str(out)])
     (model,) = res["models"]
+    assert model["process"]["discrete_temperature"] == 0.5  # the sampler the ligands came from
+    assert model["guidance"]["start"] == 0.7 and model["guidance"]["clash_distance"] == 3.0
     assert [(r["site"], r["part"], r["generated"]) for r in model["per_site"]] == [
         ("thrombin", "fep", 2), ("1S3V", "crystal", 2)]
     for r in model["per_site"]:
         assert 10 <= r["heavy_atoms"] <= 12  # every ligand drawn in the asked size range
         assert r["all_targets"] <= min(r["valid_connected"], r["pb_valid"], r["frac_centroid_within_4A"])
     assert model["mean_over_sites"]["fep"]["sites"] == 1 and json.loads(out.read_text())["models"][0]["meta"]
+
+
+def test_bad_sampler_option_is_one_line(tmp_path, capsys):
+    _split(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        pocket_screen.main(["--split-dir", str(tmp_path), "--checkpoint",
+                            str(ROOT / "data" / "checkpoints" / "pocket_flow.ckpt"), "--option", "no_such_knob=1",
+                            "--num", "1", "--steps", "1", "--out", str(tmp_path / "o.json")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "no_such_knob" in err and "\n" not in err
+    assert not (tmp_path / "o.json").exists()
