@@ -14,7 +14,8 @@ Means over sites per part (``fep``, ``crystal``). No Vina, no reference ligands,
 :mod:`benchmarks.pocket`.
 
 ``--option KEY=VALUE`` replaces a sampler setting of the model files (``discrete_temperature=0.7``),
-``--guidance`` guides the sampling (:mod:`molgen.sampling.guidance`), as in :mod:`benchmarks.pocket`.
+``--guidance`` guides the sampling (:mod:`molgen.sampling.guidance`), as in :mod:`benchmarks.pocket`;
+``--prior-mix W`` takes the chemistry partly from the model on the ligand alone (:mod:`molgen.sampling.prior_mix`).
 ``--atoms-range LO:HI`` draws ligand sizes uniformly in [LO, HI] instead of from the model's pocket-size
 histogram (the sampler's ``atoms_range``). Writes one JSON with the machine, the arguments, each model's
 meta and its wall time. A missing checkpoint or split file is one line naming it, exit code 2.
@@ -66,7 +67,7 @@ def screen_sites(split_dir: Path) -> list[tuple[str, str, dict]]:
 
 
 def screen_site(gm, row: dict, num: int, steps: int, seed: int, atoms_range: tuple[int, int] | None,
-                guidance=None) -> dict:
+                guidance=None, prior_mix: float | None = None) -> dict:
     """Generated-ligand figures in one pocket (see the module docstring)."""
     from molgen.sampling.conditioning import generate_conditioned_graphs, load_pocket
     from molgen.validation import validate_molecules
@@ -77,7 +78,7 @@ def screen_site(gm, row: dict, num: int, steps: int, seed: int, atoms_range: tup
     pocket = load_pocket(protein, ref_ligand=ref, vocab=gm.vocab)
     graphs = generate_conditioned_graphs(gm.model, gm.process, gm.vocab, gm.stats, num, steps, pocket=pocket,
                                          batch_size=num, seed=seed, self_condition=gm.self_condition,
-                                         atoms_range=atoms_range, guidance=guidance)
+                                         atoms_range=atoms_range, guidance=guidance, prior_mix=prior_mix)
     t = validate_molecules(graphs, vocab=gm.vocab, protein=protein, progress=False).table
     figs = ligand_figures(graph_mols(graphs, gm.vocab), load_protein(protein).pos, heavy_centroid(ref))
     return {"protein": Path(protein).name, "pocket_atoms": int(pocket.context.num_nodes), "generated": num,
@@ -98,21 +99,23 @@ def part_means(rows: list[dict]) -> dict:
 
 
 def screen_model(checkpoint: Path, sites, num: int, steps: int, seed: int, atoms_range,
-                 process_options: dict | None = None, guidance=None) -> dict:
+                 process_options: dict | None = None, guidance=None, prior_mix: float | None = None) -> dict:
     """Every site for one model file: per-site rows and the means per part. ``process_options`` replace
     the file's sampler settings (as ``molgen sample --option``); ``guidance``:
-    :class:`~molgen.sampling.guidance.GuidanceSettings` or None."""
+    :class:`~molgen.sampling.guidance.GuidanceSettings` or None; ``prior_mix``: as ``molgen sample
+    --prior-mix``."""
     from molgen.training import load_model
 
     gm = load_model(checkpoint, process_options=process_options or None)
     t0 = time.perf_counter()
     rows = []
     for name, part, row in sites:
-        rows.append({"site": name, "part": part, **screen_site(gm, row, num, steps, seed, atoms_range, guidance)})
+        rows.append({"site": name, "part": part,
+                     **screen_site(gm, row, num, steps, seed, atoms_range, guidance, prior_mix)})
         log.info("%s %s: %s", checkpoint.name, name, {k: rows[-1][k] for k in ("valid", "valid_connected", "pb_valid")})
     parts = sorted({r["part"] for r in rows})
     return {"checkpoint": str(checkpoint), "meta": gm.meta, "process": gm.config["process"],
-            "guidance": guidance.summary() if guidance is not None else None,
+            "guidance": guidance.summary() if guidance is not None else None, "prior_mix": prior_mix,
             "wall_s": round(time.perf_counter() - t0, 1),
             "mean_over_sites": {p: part_means([r for r in rows if r["part"] == p]) for p in parts}, "per_site": rows}
 
@@ -131,6 +134,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--guidance", action="store_true", help="guide sampling out of the protein and into the site")
     ap.add_argument("--guidance-option", action="append", default=[], metavar="KEY=VALUE",
                     help="guidance setting (repeatable), e.g. start=0.5; implies --guidance")
+    ap.add_argument("--prior-mix", type=float, default=None, metavar="W",
+                    help="weight of the pocket on the chemistry, the rest from the model on the ligand alone "
+                         "(as molgen sample --prior-mix)")
     ap.add_argument("--out", type=Path, required=True, help="results JSON")
     return ap
 
@@ -159,7 +165,7 @@ def main(argv: list[str] | None = None) -> dict:
                   "torch_threads": torch.get_num_threads(), "load_start": os.getloadavg(),
                   "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
                   "models": [screen_model(ck, fep + crystal, args.num, args.steps, args.seed, atoms_range,
-                                          options, guidance) for ck in args.checkpoint]}
+                                          options, guidance, args.prior_mix) for ck in args.checkpoint]}
     except MolgenError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -138,6 +138,9 @@ def sample_cmd(
                                   "protein and into the pocket (molgen.sampling.guidance; default off)."),
     guidance_option: list[str] = typer.Option(None, "--guidance-option", help="Guidance setting key=value, e.g. "
                                               "start=0.5, clash_distance=3.0 (implies --guidance)."),
+    prior_mix: Optional[float] = typer.Option(None, "--prior-mix", help="With --protein: weight in [0, 1] of the "
+                                              "pocket on atom types, charges and bonds; the rest comes from the "
+                                              "model on the ligand alone (molgen.sampling.prior_mix; default off)."),
 ) -> None:
     """Generate molecules with a trained model; writes OUT.sdf and OUT.json."""
     from molgen.config import parse_options
@@ -150,6 +153,8 @@ def sample_cmd(
         guide = parse_options(guidance_option)
         if not conditioned:
             raise MolgenError("--guidance needs a pocket: give --protein with --ref-ligand, --residues or --box")
+    if prior_mix is not None and not conditioned:
+        raise MolgenError("--prior-mix needs a pocket: give --protein with --ref-ligand, --residues or --box")
     if conditioned:
         from molgen.sampling.conditioning import generate_conditioned
 
@@ -157,7 +162,7 @@ def sample_cmd(
             checkpoint, out, num, steps, protein=protein, ref_ligand=ref_ligand, residues=residues, box=box,
             pocket_cutoff=pocket_cutoff, fragment=fragment, fragment_smarts=fragment_smarts,
             batch_size=batch_size, seed=seed, device=device, num_atoms=num_atoms,
-            atoms_range=_parse_range(atoms_range), process_options=opts, guidance=guide,
+            atoms_range=_parse_range(atoms_range), process_options=opts, guidance=guide, prior_mix=prior_mix,
         )
         summary = {k: v for k, v in summary.items() if k != "num_atoms"}
     else:

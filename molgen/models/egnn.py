@@ -19,6 +19,17 @@ prior's function on the ligand exactly, and the pocket enters as training opens 
 zero-initialised adapters of ControlNet, Zhang et al. 2023). Without pocket atoms the gated and the
 plain layer compute the same thing.
 
+With ``attention`` the means become softmax-weighted means: every edge gets a logit ``w · m_ij + b``
+and atom i sums its messages and coordinate steps with weights softmax_j(logit). On a complete graph a
+plain mean divides what an atom's two or three bonded neighbours say by its N − 1 neighbours, so the
+same local geometry gets a weaker signal in a 32-atom molecule than in a 16-atom one (a bond-length
+correction from one neighbour moves a 32-atom molecule's atom at most 1/31 Å per layer); the softmax
+lets the weights follow the neighbour that matters whatever the size (the attention of EQGAT-diff and
+SemlaFlow). ``w`` and ``b`` start at zero, so the weights start as 1/deg: the attention layer computes
+exactly the plain layer's function, and a prior trained without attention warm-starts into it
+(:mod:`molgen.training.warm_start`). With ``context_gate`` the softmax runs over ligand sources and over
+pocket sources apart, so the gated means stay what they were at zero logits.
+
 Coordinates enter only through differences and distances, so the network is equivariant to
 rotations, reflections and translations, and to permutations of atoms.
 """
@@ -29,7 +40,7 @@ from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
-from torch_geometric.utils import scatter
+from torch_geometric.utils import scatter, softmax
 
 from molgen.models.base import Denoiser, DenoiserInput, DenoiserOutput, register_model
 from molgen.models.layers import (
@@ -77,11 +88,12 @@ class EGNNLayer(nn.Module):
         cutoff: distance, Å, at which messages fade to zero (for radius graphs); None for none.
         context_gate: average messages from pocket atoms apart and add them through zero-initialised
             gates (see the module docstring).
+        attention: softmax-weighted instead of plain means, logits zero-initialised (module docstring).
     """
 
     def __init__(
         self, hidden: int, edge_dim: int, num_rbf: int, edge_static_dim: int, cutoff: float | None,
-        context_gate: bool = False,
+        context_gate: bool = False, attention: bool = False,
     ) -> None:
         super().__init__()
         self.cutoff = cutoff
@@ -89,6 +101,11 @@ class EGNNLayer(nn.Module):
             self.gate_h = nn.Parameter(torch.zeros(hidden))
             self.gate_x = nn.Parameter(torch.zeros(1))
         self.context_gate = context_gate
+        self.attn_logit = None
+        if attention:
+            self.attn_logit = nn.Linear(hidden, 1)
+            nn.init.zeros_(self.attn_logit.weight)
+            nn.init.zeros_(self.attn_logit.bias)
         # first message layer on [h_i, h_j, e, rbf, static], split so the atom parts run per atom
         self.msg_i = nn.Linear(hidden, hidden)
         self.msg_j = nn.Linear(hidden, hidden, bias=False)
@@ -145,7 +162,10 @@ class EGNNLayer(nn.Module):
         if self.cutoff is not None:
             m = m * cosine_cutoff(dist, self.cutoff)
         step = vec / (dist[:, None] + 1.0) * torch.tanh(self.coord(m))
-        if self.context_gate and sources is not None:
+        gated = self.context_gate and sources is not None
+        if self.attn_logit is not None:
+            step_mean, m_mean = self._attention_means(step, m, dst, sources if gated else None, n)
+        elif gated:
             step_mean, m_mean = self._gated_means(step, m, dst, sources, n)
         else:
             step_mean = scatter(step, dst, dim=0, dim_size=n, reduce="mean")
@@ -169,6 +189,27 @@ class EGNNLayer(nn.Module):
         m_mean = mean(m, *lig) + self.gate_h * mean(m, *poc)
         return step_mean, m_mean
 
+    def _attention_means(self, step: Tensor, m: Tensor, dst: Tensor, sources: SourceSplit | None, n: int
+                         ) -> tuple[Tensor, Tensor]:
+        """Softmax-weighted means of ``step`` [E, 3] and ``m`` [E, H] per target atom: over all sources,
+        or (``sources`` given) over ligand and pocket sources apart, the pocket part gated. At zero
+        logits this is :meth:`_gated_means` or the plain mean."""
+        logit = self.attn_logit(m).squeeze(-1)
+        if sources is None:
+            w = softmax(logit, dst, num_nodes=n)[:, None]
+            return (scatter(w * step, dst, dim=0, dim_size=n, reduce="sum"),
+                    scatter(w * m, dst, dim=0, dim_size=n, reduce="sum"))
+        from_pocket = sources.from_pocket.squeeze(-1)
+        group = dst + n * from_pocket.long()  # one softmax per (target atom, source kind)
+        w = softmax(logit, group, num_nodes=2 * n)[:, None]
+
+        def part(values: Tensor, kind: Tensor) -> Tensor:
+            return scatter(w * kind * values, dst, dim=0, dim_size=n, reduce="sum")
+
+        step_mean = part(step, sources.from_ligand) + self.gate_x * part(step, sources.from_pocket)
+        m_mean = part(m, sources.from_ligand) + self.gate_h * part(m, sources.from_pocket)
+        return step_mean, m_mean
+
 
 @register_model("egnn")
 class EGNN(Denoiser):
@@ -189,6 +230,7 @@ class EGNN(Denoiser):
         self_condition: accept ``inp.self_cond`` (zeros are used when it is None).
         context_gate: every layer averages messages from context atoms apart and adds them through
             zero-initialised gates (:class:`EGNNLayer`), for pocket models warm-started from a prior.
+        attention: softmax-weighted means with zero-initialised logits (:class:`EGNNLayer`).
     """
 
     def __init__(
@@ -205,6 +247,7 @@ class EGNN(Denoiser):
         cutoff: float | None = None,
         self_condition: bool = False,
         context_gate: bool = False,
+        attention: bool = False,
     ) -> None:
         super().__init__()
         self.num_types, self.num_charges, self.num_bond_types = num_types, num_charges, num_bond_types
@@ -220,7 +263,8 @@ class EGNN(Denoiser):
         static = num_rbf if self_condition else 0
         self.context_gate = context_gate
         self.layers = nn.ModuleList(
-            EGNNLayer(hidden, edge_dim, num_rbf, static, cutoff, context_gate) for _ in range(num_layers)
+            EGNNLayer(hidden, edge_dim, num_rbf, static, cutoff, context_gate, attention)
+            for _ in range(num_layers)
         )
         self.norm = nn.LayerNorm(hidden)
         self.type_head = mlp(hidden, hidden, num_types)

@@ -30,6 +30,10 @@ last steps push the predicted ligand coordinates out of the pocket atoms and kee
 centroid near the pocket centre (or inside the box of a ``box`` pocket); no training, the process
 untouched.
 
+Prior mixing (``prior_mix=``, off by default): :mod:`molgen.sampling.prior_mix` takes the atom types,
+charges and bonds partly or wholly from the same network run on the ligand atoms alone (its pocket-free
+branch, trained on ligands without a pocket), the coordinates from the pocket-conditioned call.
+
 Fragment conditioning (inpainting). The kept atoms (an SDF of the atoms to keep, or a SMARTS matched
 on a reference ligand, with the hydrogens bonded to the matched atoms) are *fixed* atoms of the
 state: their coordinates, elements, charges and the bonds among them are imposed at every step, so
@@ -63,6 +67,7 @@ from molgen.models.layers import edge_vectors
 from molgen.processes.sampler import sample
 from molgen.processes.state import MolState
 from molgen.sampling.guidance import GuidanceSettings, GuidedDenoiser, parse_guidance
+from molgen.sampling.prior_mix import PriorMixDenoiser
 from molgen.sampling.sizes import sample_num_atoms
 from molgen.sampling.writers import write_sdf
 
@@ -474,6 +479,7 @@ def generate_conditioned_graphs(
     progress: bool = False,
     return_states: bool = False,
     guidance: GuidanceSettings | None = None,
+    prior_mix: float | None = None,
 ) -> list[Data] | tuple[list[Data], list[tuple[MolState, MolState]]]:
     """Sample ``num`` ligands in a pocket and/or around a fixed fragment.
 
@@ -492,6 +498,9 @@ def generate_conditioned_graphs(
         return_states: also return ``(template, final state)`` per batch (for checks).
         guidance: sampling-time guidance out of the protein and into the site
             (:mod:`molgen.sampling.guidance`; needs ``pocket``), or None (off: the model as is).
+        prior_mix: weight in [0, 1] of the pocket on atom types, charges and bonds
+            (:mod:`molgen.sampling.prior_mix`; 0: the pocket-free branch's chemistry; needs ``pocket``),
+            or None (off). Guidance, when on, moves the mixed prediction.
 
     Returns:
         Molecule graphs (context dropped) with ``molgen_index`` and ``name``.
@@ -499,6 +508,11 @@ def generate_conditioned_graphs(
     if num < 0 or steps < 1 or batch_size < 1:
         raise MolgenError(f"need num >= 0, steps >= 1, batch_size >= 1 (got {num}, {steps}, {batch_size})")
     nf = 0 if fragment is None else int(fragment.num_nodes)
+    if prior_mix is not None:
+        if pocket is None:
+            raise MolgenError("prior mixing blends a pocket model's predictions with and without the pocket: "
+                              "give a pocket")
+        model = PriorMixDenoiser(model, chemistry=prior_mix)
     if guidance is not None:
         if pocket is None:
             raise MolgenError("guidance keeps ligands out of a protein and inside its pocket: give a pocket")
@@ -553,6 +567,7 @@ def generate_conditioned(
     atoms_range: tuple[int, int] | None = None,
     process_options: dict | None = None,
     guidance: GuidanceSettings | dict | bool | None = None,
+    prior_mix: float | None = None,
 ) -> dict:
     """``molgen sample`` with a pocket and/or a fragment: load, sample, write ``out`` (SDF) + ``.json``.
 
@@ -562,6 +577,8 @@ def generate_conditioned(
 
     ``guidance`` (settings, a mapping of them, True for the defaults; None or False: off) guides
     the last steps out of the protein and into the site (:mod:`molgen.sampling.guidance`).
+    ``prior_mix`` (a weight in [0, 1], None: off) takes the chemistry partly from the model's pocket-free
+    branch (:mod:`molgen.sampling.prior_mix`).
 
     Returns:
         The JSON summary (settings, pocket, fragment, guidance, counts, seconds).
@@ -588,6 +605,8 @@ def generate_conditioned(
     guidance = parse_guidance(guidance)
     if guidance is not None and protein is None:
         raise MolgenError("--guidance keeps ligands out of a protein and inside its pocket: give --protein")
+    if prior_mix is not None and protein is None:
+        raise MolgenError("--prior-mix blends a pocket model's predictions with and without the pocket: give --protein")
     check_outputs(out)
     ckpt = Path(checkpoint) if checkpoint else default_checkpoint()
     gm = load_model(ckpt, device=device, process_options=process_options)
@@ -608,7 +627,7 @@ def generate_conditioned(
     graphs = generate_conditioned_graphs(
         gm.model, gm.process, gm.vocab, gm.stats, num, steps, pocket=pocket, fragment=frag,
         batch_size=batch_size, seed=seed, self_condition=gm.self_condition, device=device,
-        num_atoms=num_atoms, atoms_range=atoms_range, progress=True, guidance=guidance,
+        num_atoms=num_atoms, atoms_range=atoms_range, progress=True, guidance=guidance, prior_mix=prior_mix,
     )
     seconds = time.perf_counter() - t0
     out = Path(out)
@@ -620,6 +639,7 @@ def generate_conditioned(
         "torch_threads": torch.get_num_threads(),
         "pocket": None if pocket is None else pocket.summary(),
         "guidance": None if guidance is None else guidance.summary(),
+        "prior_mix": None if prior_mix is None else {"chemistry": prior_mix, "positions": 1.0},
         "fragment": None if frag is None else {
             "source": str(fragment) if fragment is not None else f"SMARTS {fragment_smarts} on {ref_ligand}",
             "atoms": int(frag.num_nodes), "reference_atoms": frag_atoms,

@@ -10,7 +10,10 @@ features (the ligand atoms), and the pocket only enters as training moves the ne
 
 A pocket network built with ``model.context_gate`` also holds per-layer gates on its pocket messages
 (:mod:`molgen.models.egnn`) that the prior lacks: they keep their zero initialisation, which makes
-step 0 the prior's function on the ligand even with pocket atoms in reach.
+step 0 the prior's function on the ligand even with pocket atoms in reach. A network built with
+``model.attention`` holds per-layer attention logits the prior may lack: zero-initialised too, they
+make every softmax-weighted mean the prior's plain mean, so a prior trained without attention goes on
+training with it from exactly its own function.
 
 Every other parameter must match by name and shape (the wrapper :class:`PocketRadiusDenoiser` holds
 the network as ``net.``; names are compared without it): a different hidden size, layer count or
@@ -34,6 +37,8 @@ WRAPPER_PREFIX = "net."
 EMBED_KEY = "embed.0.weight"
 #: Parameters a pocket network may hold that its prior lacks (zero-initialised pocket-message gates).
 GATE_SUFFIXES = (".gate_h", ".gate_x")
+#: Parameters an attention network may hold that its source lacks (zero-initialised attention logits).
+ATTENTION_SUFFIXES = (".attn_logit.weight", ".attn_logit.bias")
 
 
 def _bare(key: str) -> str:
@@ -62,8 +67,9 @@ def warm_start(model: nn.Module, source: str | Path, ema: nn.Module | None = Non
         ema: the run's ``AveragedModel``, given the same weights.
 
     Returns:
-        ``{"source", "copied", "embedding_widened", "new_columns", "new_gates"}``: what was loaded
-        (``new_gates``: pocket-message gates left at zero).
+        ``{"source", "copied", "embedding_widened", "new_columns", "new_gates", "new_attention"}``: what
+        was loaded (``new_gates``: pocket-message gates, ``new_attention``: attention-logit tensors, both
+        left at zero).
 
     Raises:
         MolgenError: an unreadable file, another vocabulary, or a parameter missing or of another shape.
@@ -79,11 +85,14 @@ def warm_start(model: nn.Module, source: str | Path, ema: nn.Module | None = Non
     if Vocab.from_dict(vocab).num_types != num_types or Vocab.from_dict(vocab).num_charges != num_charges:
         raise MolgenError(f"init_from has vocabulary {vocab.get('name')!r} with other atom types or charges "
                           "than this run's", source)
-    new, widened, gates = {}, 0, 0
+    new, widened, gates, attention = {}, 0, 0, 0
     for key, value in dst.items():
         bare = _bare(key)
         if bare not in src and bare.endswith(GATE_SUFFIXES):
             new[key], gates = value, gates + 1
+            continue
+        if bare not in src and bare.endswith(ATTENTION_SUFFIXES):
+            new[key], attention = torch.zeros_like(value), attention + 1
             continue
         if bare not in src:
             raise MolgenError(f"init_from has no parameter {bare!r} (another architecture?)", source)
@@ -102,8 +111,9 @@ def warm_start(model: nn.Module, source: str | Path, ema: nn.Module | None = Non
     model.load_state_dict(new)
     if ema is not None:
         ema.module.load_state_dict(model.state_dict())
-    info = {"source": str(source), "copied": len(new) - gates, "embedding_widened": bool(widened),
-            "new_columns": widened, "new_gates": gates}
-    log.info("warm start from %s: %d tensors, %d new zero embedding columns, %d zero gates", source,
-             len(new) - gates, widened, gates)
+    copied = len(new) - gates - attention
+    info = {"source": str(source), "copied": copied, "embedding_widened": bool(widened),
+            "new_columns": widened, "new_gates": gates, "new_attention": attention}
+    log.info("warm start from %s: %d tensors, %d new zero embedding columns, %d zero gates, %d zero attention "
+             "tensors", source, copied, widened, gates, attention)
     return info

@@ -293,16 +293,98 @@ def test_egnn_context_gate_equivariance_and_no_pocket_equals_plain(seed, mixed_b
         for layer in gated.layers:
             layer.gate_h.normal_()
             layer.gate_x.fill_(0.7)
-    gen = torch.Generator().manual_seed(seed)
-    pocket = torch.rand(mixed_batch.pos.shape[0], generator=gen) < 0.4
-    pocket[:2] = torch.tensor([True, False])
-    mixed_batch.node_attr[:, 0] = pocket.double()
+    pocket = _mark_pocket(mixed_batch, seed)
     inp = mixed_batch.to_input(context_mask=pocket)
     out = gated(inp)
     assert max_err(out.pos, plain(inp).pos) > 1e-6  # the gates matter
-    r, tau = orthogonal(seed + 20, reflect=seed % 2 == 0), torch.randn(3, dtype=torch.float64)
-    moved = mixed_batch.to_input(context_mask=pocket)
-    moved.pos = inp.pos @ r.T + tau
-    out_t = gated(moved)
+    _check_pocket_equivariance(gated, mixed_batch, pocket, out, seed + 20, dense_edges)
+
+
+def _mark_pocket(system, seed: int) -> torch.Tensor:
+    """About 40 % of the atoms made pocket atoms (``node_attr[:, 0]`` = 1); the [N] bool mask."""
+    gen = torch.Generator().manual_seed(seed)
+    pocket = torch.rand(system.pos.shape[0], generator=gen) < 0.4
+    pocket[:2] = torch.tensor([True, False])
+    system.node_attr[:, 0] = pocket.double()
+    return pocket
+
+
+def _check_pocket_equivariance(model, system, pocket, out, seed: int, dense_edges) -> None:
+    """``out`` (the model on ``system`` with the pocket held) transforms with a random E(3) map; pocket atoms stay."""
+    r, tau = orthogonal(seed, reflect=seed % 2 == 0), torch.randn(3, dtype=torch.float64)
+    moved = system.to_input(context_mask=pocket)
+    inp_pos = moved.pos
+    moved.pos = inp_pos @ r.T + tau
+    out_t = model(moved)
     assert torch.equal(out_t.pos[pocket], moved.pos[pocket])
-    check_transformed(out, out_t, r, tau, dense_edges, inp.edge_index, moved.edge_index, inp.pos.shape[0])
+    check_transformed(out, out_t, r, tau, dense_edges, moved.edge_index, moved.edge_index, inp_pos.shape[0])
+
+
+def _open_attention(model, seed: int) -> None:
+    """Random attention logits (they start at zero, where the layer is the plain mean)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for layer in model.layers:
+            layer.attn_logit.weight.copy_(torch.randn(layer.attn_logit.weight.shape, generator=gen,
+                                                      dtype=torch.float64) * 2.0)
+            layer.attn_logit.bias.fill_(0.3)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_egnn_attention_equivariance_and_zero_logits_equal_plain(seed, mixed_batch, dense_edges):
+    """attention: at its zero initialisation the network is the plain EGNN with the same weights; with
+    random logits it is still E(3)- and permutation-equivariant, gives a graph the same output alone and
+    in a mixed batch, and differs from the plain mean."""
+    from tests.models.conftest import TINY, C, F, K, T
+
+    torch.manual_seed(seed)
+    att = build_model("egnn", num_types=T, num_charges=C, num_bond_types=K, node_attr_dim=F,
+                      attention=True, **TINY["egnn"]).double().eval()
+    plain = build_model("egnn", num_types=T, num_charges=C, num_bond_types=K, node_attr_dim=F,
+                        **TINY["egnn"]).double().eval()
+    plain.load_state_dict({k: v for k, v in att.state_dict().items() if "attn_logit" not in k})
+    inp = mixed_batch.to_input()
+    a, b = att(inp), plain(inp)
+    for f in ("pos", "type_logits", "charge_logits", "bond_logits"):
+        assert max_err(getattr(a, f), getattr(b, f)) < 1e-12
+    _open_attention(att, seed)
+    out = att(inp)
+    assert max_err(out.pos, b.pos) > 1e-4 and max_err(out.type_logits, b.type_logits) > 1e-4
+    r, tau = orthogonal(seed + 30, reflect=seed % 2 == 1), torch.randn(3, dtype=torch.float64) * 5.0
+    moved = mixed_batch.to_input()
+    moved.pos = inp.pos @ r.T + tau
+    check_transformed(out, att(moved), r, tau, dense_edges, inp.edge_index, moved.edge_index, inp.pos.shape[0])
+    gen = torch.Generator().manual_seed(seed)
+    perm = torch.cat([torch.nonzero(mixed_batch.batch == g).flatten()[
+        torch.randperm(int((mixed_batch.batch == g).sum()), generator=gen)] for g in range(mixed_batch.num_graphs)])
+    out_p = att(mixed_batch.permuted(perm).to_input())
+    assert max_err(out_p.pos, out.pos[perm]) < TOL and max_err(out_p.type_logits, out.type_logits[perm]) < TOL
+    for g in range(mixed_batch.num_graphs):
+        sel = (mixed_batch.batch == g).nonzero().flatten()
+        alone = att(mixed_batch.graph(g).to_input())
+        assert max_err(alone.pos, out.pos[sel]) < TOL and max_err(alone.type_logits, out.type_logits[sel]) < TOL
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_egnn_attention_with_context_gate_equivariance_and_zero_logits_equal_gated(seed, mixed_batch, dense_edges):
+    """attention + context_gate: zero logits give the gated network's means (ligand and pocket sources
+    averaged apart); random logits and open gates keep E(3) equivariance and the pocket atoms still."""
+    from tests.models.conftest import TINY, C, F, K, T
+
+    torch.manual_seed(seed)
+    kw = dict(num_types=T, num_charges=C, num_bond_types=K, node_attr_dim=F, context_gate=True, **TINY["egnn"])
+    att = build_model("egnn", attention=True, **kw).double().eval()
+    gated = build_model("egnn", **kw).double().eval()
+    with torch.no_grad():
+        for layer in att.layers:
+            layer.gate_h.normal_()
+            layer.gate_x.fill_(0.7)
+    gated.load_state_dict({k: v for k, v in att.state_dict().items() if "attn_logit" not in k})
+    pocket = _mark_pocket(mixed_batch, seed)
+    inp = mixed_batch.to_input(context_mask=pocket)
+    a, b = att(inp), gated(inp)
+    assert max_err(a.pos, b.pos) < 1e-12 and max_err(a.type_logits, b.type_logits) < 1e-12
+    _open_attention(att, seed)
+    out = att(inp)
+    assert max_err(out.pos, b.pos) > 1e-4
+    _check_pocket_equivariance(att, mixed_batch, pocket, out, seed + 40, dense_edges)

@@ -138,3 +138,33 @@ def test_gated_pocket_network_from_prior_is_the_prior_with_pocket_atoms_in_reach
     got.pos[:n_lig].square().sum().backward()
     grads = [p.grad for n, p in gated.named_parameters() if n.endswith("gate_x")]
     assert grads and all(g is not None and float(g.abs().sum()) > 0 for g in grads)
+
+
+def test_attention_network_from_a_prior_without_attention_is_the_prior(tmp_path):
+    """model.attention: a prior trained with plain means warm-starts into the attention network (its
+    logits left at zero), which computes the prior's function, unconditionally and as a gated pocket
+    network on the ligand with pocket atoms in reach; the logits then get gradients."""
+    prior, path = _model_file(tmp_path, DRUG_HEAVY)
+    torch.manual_seed(1)
+    cfg = {"model": {**TINY, "attention": True}, "process": FLOW, "data": {"context": "none"}, "train": {}}
+    att, _ = build_components(cfg, DRUG_HEAVY)
+    before = att(_ligand_input(DRUG_HEAVY, 0)).pos
+    info = warm_start(att, path)
+    assert info["new_attention"] == 2 * TINY["num_layers"] and info["copied"] == len(prior.state_dict())
+    inp = replace(_ligand_input(DRUG_HEAVY, 0), node_attr=None)
+    got, want = att(inp), prior(inp)
+    assert not torch.allclose(before, want.pos)
+    for a, b in zip((got.pos, got.type_logits, got.charge_logits, got.bond_logits),
+                    (want.pos, want.type_logits, want.charge_logits, want.bond_logits), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
+    got.pos.square().sum().backward()
+    grads = [p.grad for n, p in att.named_parameters() if n.endswith("attn_logit.weight")]
+    assert grads and all(g is not None and float(g.abs().sum()) > 0 for g in grads)
+
+    pocket = _pocket_net(DRUG_HEAVY, {**TINY, "context_gate": True, "attention": True})
+    info = warm_start(pocket, path)
+    assert info["new_attention"] == 2 * TINY["num_layers"] and info["new_gates"] == 2 * TINY["num_layers"]
+    n_lig = 7
+    out = pocket(_ligand_and_pocket_input(DRUG_HEAVY, pocket.net.node_attr_dim, n_lig))
+    torch.testing.assert_close(out.pos[:n_lig], want.pos, rtol=0, atol=1e-5)
+    torch.testing.assert_close(out.type_logits[:n_lig], want.type_logits, rtol=0, atol=1e-5)
