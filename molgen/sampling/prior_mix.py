@@ -91,10 +91,10 @@ class PriorMixDenoiser(nn.Module):
 
         pos, types, charges = cond.pos.clone(), cond.type_logits.clone(), cond.charge_logits.clone()
         bonds = cond.bond_logits.clone()
-        free = nodes if inp.context_mask is None else nodes[~inp.context_mask[nodes]]
-        free_sub = torch.arange(nodes.numel(), device=nodes.device)
-        if inp.context_mask is not None:
-            free_sub = free_sub[~inp.context_mask[nodes]]
+        # free ligand atoms: their rows in the sub-input, and in the full input
+        free_sub = (torch.ones_like(nodes, dtype=torch.bool) if inp.context_mask is None
+                    else ~inp.context_mask[nodes]).nonzero().squeeze(1)
+        free = nodes[free_sub]
         pos[free] = mix(cond.pos[free], unc.pos[free_sub], self.positions)
         types[nodes] = mix(cond.type_logits[nodes], unc.type_logits, self.chemistry)
         charges[nodes] = mix(cond.charge_logits[nodes], unc.charge_logits, self.chemistry)
