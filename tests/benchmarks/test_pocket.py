@@ -247,9 +247,23 @@ def test_run_benchmark_crystal_generation_wiring(tmp_path, monkeypatch):
 
 # ---- end to end: the shipped pocket model, one FEP site and one crystal complex ---------------------------------
 @pytest.mark.slow
-def test_generation_parts_end_to_end(tmp_path):
+def test_generation_parts_end_to_end(tmp_path, monkeypatch):
     """Two ligands, two steps, guided, in the thrombin FEP site and the 1S3V crystal pocket (~1 min on 2 CPUs)."""
+    from pathlib import Path
+
+    import molgen.docking.receptor
+    import molgen.docking.run
     from molgen.sampling.guidance import GuidanceSettings
+
+    prepared = []  # every receptor preparation, wherever it is called from
+    real_prepare = molgen.docking.receptor.prepare_receptor
+
+    def counting_prepare(path, *args, **kwargs):
+        prepared.append(Path(path).name)
+        return real_prepare(path, *args, **kwargs)
+
+    monkeypatch.setattr(molgen.docking.receptor, "prepare_receptor", counting_prepare)
+    monkeypatch.setattr(molgen.docking.run, "prepare_receptor", counting_prepare)
 
     with open(tmp_path / "test_fep.csv", "w", newline="") as fh:
         w = csv.writer(fh)
@@ -281,3 +295,5 @@ def test_generation_parts_end_to_end(tmp_path):
         assert t["vina_minimize_median_minus_reference"]["of"] == 1
     assert res["crystal_generation"]["per_site"][0]["complex"] == "1S3V"
     assert res["settings"]["guidance_parts"] == ["generation", "crystal_generation"]
+    # one preparation per site serves its score, minimize and RDKit-bond runs of both ligand sets
+    assert prepared == ["thrombin_core_protein.pdb", "1s3v_protein_one_lig_removed.pdb"]
