@@ -89,6 +89,7 @@ import logging
 import math
 import os
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -664,9 +665,13 @@ def main(argv: list[str] | None = None) -> None:
         guidance = parse_guidance_options(args.guidance, args.guidance_option)
     except MolgenError as err:
         p.error(f"--guidance-option: {err}")
-    result = run_benchmark(args.checkpoint, args.split_dir, args.num, args.poses, args.steps, args.sites, args.seed,
-                           args.view, skip, args.crystals, args.dock_num, parse_setting(",".join(args.option)),
-                           guidance=guidance)
+    try:
+        result = run_benchmark(args.checkpoint, args.split_dir, args.num, args.poses, args.steps, args.sites,
+                               args.seed, args.view, skip, args.crystals, args.dock_num,
+                               parse_setting(",".join(args.option)), guidance=guidance)
+    except MolgenError as err:
+        print(f"error: {err}", file=sys.stderr)
+        raise SystemExit(2) from None
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: result.get(k) for k in ("cost", "sampling")} | {

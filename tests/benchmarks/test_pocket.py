@@ -297,3 +297,13 @@ def test_generation_parts_end_to_end(tmp_path, monkeypatch):
     assert res["settings"]["guidance_parts"] == ["generation", "crystal_generation"]
     # one preparation per site serves its score, minimize and RDKit-bond runs of both ligand sets
     assert prepared == ["thrombin_core_protein.pdb", "1s3v_protein_one_lig_removed.pdb"]
+
+
+def test_missing_checkpoint_is_one_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        pocket.main(["--split-dir", str(tmp_path), "--checkpoint", str(tmp_path / "nope.ckpt"),
+                     "--skip", ",".join(pocket.PARTS), "--out", str(tmp_path / "o.json")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "nope.ckpt" in err and "\n" not in err
+    assert not (tmp_path / "o.json").exists()
