@@ -408,9 +408,10 @@ def generation_site(gm, protein: str, ref_mols, num: int, steps: int, seed: int,
     }
 
 
-def pose_site(gm, protein: str, ligand: str, num: int, steps: int, seed: int, view: str) -> dict:
-    """Top-ranked generated pose vs Vina redocking for one crystal complex."""
+def pose_site(gm, protein: str, ligand: str, num: int, steps: int, seed: int, view: str, tmp: Path) -> dict:
+    """Top-ranked generated pose vs Vina redocking for one crystal complex (receptor prepared into ``tmp``)."""
     from molgen.docking import box_from_mols, dock_ligands
+    from molgen.docking.receptor import prepare_receptor
     from molgen.sampling.conditioning import load_pocket, read_first_mol, with_hydrogens
     from molgen.sampling.pose import generate_poses, heavy_rmsd, rank_poses
 
@@ -423,12 +424,14 @@ def pose_site(gm, protein: str, ligand: str, num: int, steps: int, seed: int, vi
     gen_s = time.perf_counter() - t0
     raw_rmsd = [heavy_rmsd(p, crystal) for p in poses]
     box = box_from_mols([crystal], padding=4.0)
+    # one preparation for both rankings and the redock
+    receptor = prepare_receptor(protein, tmp / f"receptor_{Path(protein).stem}.pdbqt")
     out = {"complex": Path(ligand).parent.name, "heavy_atoms": crystal.GetNumHeavyAtoms(),
            "generate_s": round(gen_s, 2), "best_of_n_rmsd": _min(raw_rmsd), "median_rmsd": _median(raw_rmsd),
            "stereo_ok": sum(p.GetProp("stereo_ok") == "1" for p in poses)}
     for mode in ("score", "minimize"):
         try:
-            ranked, rows = rank_poses(poses, protein, mode, box=box)
+            ranked, rows = rank_poses(poses, receptor, mode, box=box)
             top = ranked[0] if rows[0]["status"] == "ok" else None
             out[f"top1_rmsd_{mode}"] = None if top is None else round(heavy_rmsd(top, crystal), 3)
             out[f"top1_vina_{mode}"] = None if top is None else round(float(rows[0]["vina_kcal_mol"]), 3)
@@ -437,7 +440,7 @@ def pose_site(gm, protein: str, ligand: str, num: int, steps: int, seed: int, vi
             out[f"top1_rmsd_{mode}"] = None
             out[f"error_{mode}"] = f"{type(err).__name__}: {str(err)[:200]}"
     t0 = time.perf_counter()
-    res = dock_ligands(protein, [crystal], mode="dock", box=box, exhaustiveness=8, seed=1)
+    res = dock_ligands(receptor, [crystal], mode="dock", box=box, exhaustiveness=8, seed=1)
     out["vina_dock_s"] = round(time.perf_counter() - t0, 2)
     ok = res.table["status"].iloc[0] == "ok"
     out["vina_dock_top1_rmsd"] = round(heavy_rmsd(res.poses[0][0], crystal), 3) if ok else None
@@ -593,9 +596,10 @@ def run_benchmark(checkpoint: Path, split_dir: Path, num: int, poses: int, steps
         result["crystal_generation"] = {"per_site": rows, "mean_over_sites": site_means(rows)}
     if "poses" not in skip:
         rows = []
-        for r in crystal_rows:
-            rows.append(pose_site(gm, r["protein"], r["ligand"], poses, steps, seed, view))
-            log.info("pose: %s", rows[-1])
+        with tempfile.TemporaryDirectory() as tmp:
+            for r in crystal_rows:
+                rows.append(pose_site(gm, r["protein"], r["ligand"], poses, steps, seed, view, Path(tmp)))
+                log.info("pose: %s", rows[-1])
         result["poses"] = {"per_complex": rows, "n": len(rows), "summary": {
             "top1_rmsd_lt2_score": _frac_below(rows, "top1_rmsd_score"),
             "top1_rmsd_lt2_minimize": _frac_below(rows, "top1_rmsd_minimize"),
