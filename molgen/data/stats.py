@@ -23,6 +23,11 @@ written in decimal (``"9"``, ``"-1"``); :func:`size_histogram` reads the atom-co
 * ``pocket_ligand`` (only when graphs carry ``pocket_pos [M, 3]``): ``{"bin_width": 10,
   "hist": {pocket_bin: {n_ligand: count}}}`` where ``pocket_bin`` is the lower edge of the bin of
   pocket atom counts (``"120"`` = 120–129 pocket atoms) and ``n_ligand`` the ligand atom count.
+  Pocket atoms as prepared: hydrogens counted where the protein file has them, so proteins with and
+  without hydrogens share bins here (kept for old checkpoints; sampling reads the next key).
+* ``pocket_heavy_ligand`` (only when graphs carry ``pocket_element [M]``): the same table over the
+  pocket's *heavy* atoms (``pocket_element`` not H), the same for a protein with or without
+  hydrogens; what sampling looks a pocket's ligand size up in.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from pathlib import Path
 import numpy as np
 from torch_geometric.data import Data
 
-from molgen.chem.vocab import BOND_TYPES, Vocab
+from molgen.chem.vocab import BOND_TYPES, POCKET_ELEMENTS, Vocab
 from molgen.data.cache import MoleculeCache
 from molgen.io import write_json_atomic
 
@@ -119,6 +124,7 @@ def compute_stats(graphs: Iterable[Data], vocab: Vocab) -> dict:
     charge_counts = np.zeros(vocab.num_charges, dtype=np.int64)
     bonds = _BondAccumulator()
     pocket: dict[int, Counter] = {}
+    pocket_heavy: dict[int, Counter] = {}
     num = 0
     for g in graphs:
         num += 1
@@ -136,6 +142,10 @@ def compute_stats(graphs: Iterable[Data], vocab: Vocab) -> dict:
         if pocket_pos is not None:
             b = pocket_pos.shape[0] // POCKET_BIN_WIDTH * POCKET_BIN_WIDTH
             pocket.setdefault(b, Counter())[n] += 1
+        pocket_element = getattr(g, "pocket_element", None)
+        if pocket_element is not None:
+            heavy = int((pocket_element != POCKET_ELEMENTS.index("H")).sum())
+            pocket_heavy.setdefault(heavy // POCKET_BIN_WIDTH * POCKET_BIN_WIDTH, Counter())[n] += 1
 
     atoms = int(type_counts.sum())
     stats = {
@@ -154,11 +164,17 @@ def compute_stats(graphs: Iterable[Data], vocab: Vocab) -> dict:
         "bonds": bonds.to_dict(),
     }
     if pocket:
-        stats["pocket_ligand"] = {
-            "bin_width": POCKET_BIN_WIDTH,
-            "hist": {str(b): {str(n): c for n, c in sorted(pocket[b].items())} for b in sorted(pocket)},
-        }
+        stats["pocket_ligand"] = _size_table(pocket)
+    if pocket_heavy:
+        stats["pocket_heavy_ligand"] = _size_table(pocket_heavy)
     return stats
+
+
+def _size_table(bins: dict[int, Counter]) -> dict:
+    return {
+        "bin_width": POCKET_BIN_WIDTH,
+        "hist": {str(b): {str(n): c for n, c in sorted(bins[b].items())} for b in sorted(bins)},
+    }
 
 
 def _counts_and_freq(labels: Iterable[str], counts: np.ndarray, total: int) -> dict:

@@ -12,10 +12,13 @@ cut from the protein as whole residues, by one of three rules (:func:`load_pocke
 * ``box``: residues with an atom inside the box (centre and edge lengths, Å).
 
 Ligand size: drawn from the training set's pocket-size-conditioned histogram (``stats.json``
-``pocket_ligand``: ligand atom counts per bin of 10 pocket atoms), pooling the nearest bins until
-they hold :data:`MIN_SIZE_SAMPLES` ligands; or a given number or range. The histogram counts all
-prepared pocket atoms, hydrogens included; for a protein without hydrogens the count is estimated
-as heavy atoms × :data:`HYDROGEN_RATIO`.
+``pocket_heavy_ligand``: ligand atom counts per bin of 10 pocket heavy atoms), pooling the nearest
+bins until they hold :data:`MIN_SIZE_SAMPLES` ligands; or a given number or range. Heavy atoms make
+the lookup the same for a protein with or without hydrogens. Checkpoints older than that table have
+only ``pocket_ligand`` (all prepared pocket atoms, hydrogens counted where the training protein had
+them); for those the count is all pocket atoms, or heavy atoms × :data:`HYDROGEN_RATIO` for a protein
+without hydrogens. That old table mixed the two kinds of training proteins in its bins (FEP proteins
+carry hydrogens, PoseBusters crystal structures do not), which sent small pockets to large ligands.
 
 The graph the denoiser sees (:class:`PocketRadiusDenoiser`): the complete graph over ligand atoms,
 plus ligand–pocket edges shorter than ``pocket_radius`` (5 Å in ``configs/pocket_flow.yaml``).
@@ -150,7 +153,8 @@ class PocketCondition:
     Attributes:
         context: context graph (``pos [M, 3]`` Å, placeholder ``atom_type``/``charge``, ``node_attr``).
         center: [3] float64, Å — centre of mass of the context atoms (the prior's centre).
-        size_atoms: pocket atom count to look up in the size histogram (see the module docstring).
+        size_atoms: pocket atom count to look up in the old ``pocket_ligand`` histogram (see the
+            module docstring).
         mode: ``ref_ligand``, ``residues`` or ``box``.
         residue_ids: the pocket residues.
         protein: protein file path.
@@ -158,6 +162,7 @@ class PocketCondition:
         box: (centre, edge lengths) in Å when the pocket was given as a box, else None.
         protein_atoms: [S, 3] float64, Å — the protein's heavy atoms within :data:`PROTEIN_SHELL` of
             a pocket atom (pocket atoms included): what guidance keeps the ligand clear of.
+        heavy_atoms: the pocket's heavy atoms, looked up in ``pocket_heavy_ligand``.
     """
 
     context: Data
@@ -169,12 +174,14 @@ class PocketCondition:
     num_atoms_all: int = 0
     box: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     protein_atoms: Tensor | None = None
+    heavy_atoms: int = 0
 
     def summary(self) -> dict:
         return {
             "protein": self.protein, "mode": self.mode, "residues": len(self.residue_ids),
             "pocket_atoms": int(self.context.num_nodes), "pocket_atoms_with_h": self.num_atoms_all,
-            "size_lookup_atoms": self.size_atoms, "center": [round(float(x), 3) for x in self.center],
+            "size_lookup_atoms": self.size_atoms,
+            "pocket_heavy_atoms": self.heavy_atoms, "center": [round(float(x), 3) for x in self.center],
         }
 
 
@@ -310,21 +317,28 @@ def load_pocket(
     size_atoms = n_all if has_h else round(n_all * HYDROGEN_RATIO)
     heavy = torch.from_numpy(prot.pos[prot.element != POCKET_ELEMENTS.index("H")]).double()
     near = torch.cdist(heavy, ctx.pos.double()).min(1).values <= PROTEIN_SHELL
+    n_heavy = int((pocket.element != POCKET_ELEMENTS.index("H")).sum())
     return PocketCondition(ctx, ctx.pos.double().mean(0), size_atoms, given[0], pocket.residue_ids,
-                           str(prot.path), n_all, None if box is None else (center, size), heavy[near])
+                           str(prot.path), n_all, None if box is None else (center, size), heavy[near], n_heavy)
 
 
 def pocket_sizes(stats: dict, pocket_atoms: int, num: int, generator: torch.Generator | None = None,
-                 min_size: int = 1) -> Tensor:
-    """Ligand atom counts ``[num]`` long for a pocket of ``pocket_atoms`` atoms.
+                 min_size: int = 1, *, heavy_atoms: int | None = None) -> Tensor:
+    """Ligand atom counts ``[num]`` long for a pocket of ``pocket_atoms`` atoms (``heavy_atoms`` heavy).
 
-    Pools the ``pocket_ligand`` bins of ``stats`` nearest to the pocket's bin until they hold
-    :data:`MIN_SIZE_SAMPLES` ligands, keeps sizes of at least ``min_size`` and draws from them.
+    Looks ``heavy_atoms`` up in the ``pocket_heavy_ligand`` table of ``stats`` when both are given,
+    else ``pocket_atoms`` in ``pocket_ligand`` (checkpoints older than the heavy-atom table). Pools
+    the bins nearest to the pocket's bin until they hold :data:`MIN_SIZE_SAMPLES` ligands, keeps
+    sizes of at least ``min_size`` and draws from them.
 
     Raises:
-        MolgenError: no ``pocket_ligand`` statistics, or no ligand of at least ``min_size`` atoms.
+        MolgenError: no pocket size statistics, or no ligand of at least ``min_size`` atoms.
     """
-    table = stats.get("pocket_ligand")
+    table = stats.get("pocket_heavy_ligand") if heavy_atoms is not None else None
+    if table and table.get("hist"):
+        pocket_atoms = heavy_atoms
+    else:
+        table = stats.get("pocket_ligand")
     if not table or not table.get("hist"):
         raise MolgenError("the model's statistics have no pocket_ligand histogram; pass --num-atoms or --atoms-range")
     width = int(table.get("bin_width", 10))
@@ -521,7 +535,8 @@ def generate_conditioned_graphs(
     if num_atoms is not None or atoms_range is not None:
         sizes = sample_num_atoms(None, num, exact=num_atoms, range_=atoms_range, generator=gen)
     elif pocket is not None:
-        sizes = pocket_sizes(stats, pocket.size_atoms, num, gen, min_size=nf + 1)
+        sizes = pocket_sizes(stats, pocket.size_atoms, num, gen, min_size=nf + 1,
+                             heavy_atoms=pocket.heavy_atoms or None)
     else:
         hist = {int(k): v for k, v in stats.get("num_atoms", {}).get("hist", {}).items() if int(k) > nf}
         if not hist:

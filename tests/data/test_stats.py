@@ -10,7 +10,7 @@ import torch
 from torch_geometric.data import Data
 
 from molgen.chem.convert import bonds_to_edges
-from molgen.chem.vocab import QM9
+from molgen.chem.vocab import POCKET_ELEMENTS, QM9
 from molgen.data.cache import MoleculeCache, write_cache
 from molgen.data.stats import BOND_BINS, compute_stats, size_histogram, write_stats
 
@@ -103,6 +103,23 @@ def test_pocket_ligand_histogram():
     g4.pocket_pos = torch.zeros(20, 3)  # ligand 4 atoms, pocket bin 20-29
     s = compute_stats(gs + [g4], QM9)
     assert s["pocket_ligand"] == {"bin_width": 10, "hist": {"20": {"2": 1, "4": 2}, "130": {"3": 1}}}
+    assert "pocket_heavy_ligand" not in s  # no pocket_element, no heavy-atom table
+
+
+def test_pocket_heavy_ligand_histogram_ignores_hydrogens():
+    # The same pocket with and without hydrogens lands in the same heavy-atom bin (not so in pocket_ligand).
+    h = POCKET_ELEMENTS.index("H")
+    c = POCKET_ELEMENTS.index("C")
+    gs = tiny_set()
+    gs[0].pocket_pos = torch.zeros(23, 3)  # 23 heavy atoms, no hydrogens; ligand 4 atoms
+    gs[0].pocket_element = torch.full((23,), c)
+    gs[1].pocket_pos = torch.zeros(45, 3)  # the same 23 heavy atoms + 22 hydrogens; ligand 2 atoms
+    gs[1].pocket_element = torch.cat([torch.full((23,), c), torch.full((22,), h)])
+    gs[2].pocket_pos = torch.zeros(131, 3)  # 31 heavy + 100 hydrogens; ligand 3 atoms
+    gs[2].pocket_element = torch.cat([torch.full((31,), c), torch.full((100,), h)])
+    s = compute_stats(gs, QM9)
+    assert s["pocket_heavy_ligand"] == {"bin_width": 10, "hist": {"20": {"2": 1, "4": 1}, "30": {"3": 1}}}
+    assert s["pocket_ligand"]["hist"] == {"20": {"4": 1}, "40": {"2": 1}, "130": {"3": 1}}
 
 
 def test_write_stats_reads_cache(tmp_path):

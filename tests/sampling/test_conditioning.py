@@ -244,6 +244,17 @@ def test_pocket_sizes_pool_nearest_bins():
         pocket_sizes({}, 100, 5)
 
 
+def test_pocket_sizes_prefer_the_heavy_atom_table():
+    stats = {"pocket_ligand": {"bin_width": 10, "hist": {"300": {"60": 100}}},
+             "pocket_heavy_ligand": {"bin_width": 10, "hist": {"150": {"18": 100}, "300": {"40": 100}}}}
+    # a pocket of 300 atoms of which 152 heavy: the heavy table's bin 150, not the old table
+    assert set(pocket_sizes(stats, 300, 20, heavy_atoms=152).tolist()) == {18}
+    # no heavy count given (or an old checkpoint without the table): the old table, as before
+    assert set(pocket_sizes(stats, 300, 20).tolist()) == {60}
+    del stats["pocket_heavy_ligand"]
+    assert set(pocket_sizes(stats, 300, 20, heavy_atoms=152).tolist()) == {60}
+
+
 # ---- sampling in a pocket ----------------------------------------------------------------------------
 def test_pocket_sample_in_protein_frame(pocket_model):
     from molgen.training import load_model
@@ -255,6 +266,7 @@ def test_pocket_sample_in_protein_frame(pocket_model):
     ref_center = Chem.MolFromMolFile(str(LIGAND)).GetConformer().GetPositions().mean(0)
     assert np.linalg.norm(pocket.center.numpy() - ref_center) < 4.0  # the 1S3V pocket surrounds its ligand
     m = int(pocket.context.num_nodes)
+    assert pocket.heavy_atoms == m  # the size lookup counts the heavy atoms the model sees
     for template, final in states:
         ctx = final.context
         assert int(ctx.sum()) == m * final.num_graphs
@@ -404,7 +416,7 @@ def test_shipped_pocket_checkpoint(tmp_path):
     ckpt = DATA / "checkpoints" / "pocket_flow.ckpt"
     assert ckpt.stat().st_size < 10 * 2**20
     gm = load_model(ckpt)
-    assert is_pocket_model(gm.config) and gm.stats["pocket_ligand"]["hist"]
+    assert is_pocket_model(gm.config) and gm.stats["pocket_ligand"]["hist"] and gm.stats["pocket_heavy_ligand"]["hist"]
     pocket = load_pocket(PROTEIN, ref_ligand=LIGAND, vocab=gm.vocab)
     graphs = generate_conditioned_graphs(gm.model, gm.process, gm.vocab, gm.stats, 2, 2, pocket=pocket, seed=0)
     for g in graphs:
