@@ -27,6 +27,22 @@ def test_part_means_skip_missing_figures():
     assert means["sites"] == 2 and means["valid"] == 0.375 and means["qed"] == 0.6 and means["pb_valid"] is None
 
 
+def test_failed_checks_count_whole_ligands_only():
+    import pandas as pd
+
+    t = pd.DataFrame({"valid_connected": [True, True, False, True, True],
+                      "reason": ["failed checks: bond_angles, minimum_distance_to_protein",
+                                 "failed checks: bond_angles",
+                                 "failed checks: bond_angles",  # not connected: not counted
+                                 None,  # PB-valid
+                                 "check energy_ratio: no MMFF parameters; failed checks: bond_angles"]})
+    assert pocket_screen.failed_checks(t) == {"bond_angles": 3, "minimum_distance_to_protein": 1, "energy_ratio": 1}
+    rows = [{"valid_connected": 0.5, "generated": 4, "pb_failures": {"a": 1}},
+            {"valid_connected": 0.25, "generated": 4, "pb_failures": {"a": 1, "b": 2}}]
+    means = pocket_screen.part_means(rows)
+    assert means["valid_connected_n"] == 3 and means["pb_failures"] == {"a": 2, "b": 2}
+
+
 def test_missing_split_file_is_one_line(tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         pocket_screen.main(["--split-dir", str(tmp_path), "--checkpoint", str(tmp_path / "m.ckpt"),
@@ -61,6 +77,7 @@ def test_shipped_pocket_model_end_to_end(tmp_path):
         assert 10 <= r["heavy_atoms"] <= 12  # every ligand drawn in the asked size range
         assert r["all_targets"] <= min(r["valid_connected"], r["pb_valid"], r["frac_centroid_within_4A"])
     assert model["mean_over_sites"]["fep"]["sites"] == 1 and json.loads(out.read_text())["models"][0]["meta"]
+    assert all(isinstance(r["pb_failures"], dict) for r in model["per_site"])
 
 
 def test_bad_sampler_option_is_one_line(tmp_path, capsys):
