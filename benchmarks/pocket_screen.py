@@ -9,9 +9,10 @@ target of ``test_fep.csv`` and every crystal complex of ``test_crystal.csv``, ea
 site's first ligand as :func:`benchmarks.pocket.run_benchmark` cuts it), ``--num`` ligands generated with
 seed ``--seed`` and validated against the protein (:func:`molgen.validation.validate_molecules`, every
 check): ``valid``, ``valid_connected``, ``pb_valid``, the placement figures of
-:func:`benchmarks.pocket.placement_figures`, the mean QED of the valid ligands and the mean heavy-atom count, and ``pb_failures``: how many of the
-valid & connected ligands fail each PoseBusters check (what keeps whole ligands from being PB-valid).
-Means over sites per part (``fep``, ``crystal``; ``pb_failures`` summed, beside ``valid_connected_n``). No Vina, no reference ligands, no poses: for those run
+:func:`benchmarks.pocket.placement_figures`, the mean QED of the valid ligands and the mean heavy-atom
+count, and ``pb_failures``: how many of the valid & connected ligands fail each PoseBusters check (what
+keeps whole ligands from being PB-valid). Means over sites per part (``fep``, ``crystal``; ``pb_failures``
+summed, beside ``valid_connected_n``). No Vina, no reference ligands, no poses: for those run
 :mod:`benchmarks.pocket`.
 
 ``--option KEY=VALUE`` replaces a sampler setting of the model files (``discrete_temperature=0.7``),
@@ -92,20 +93,13 @@ def screen_site(gm, row: dict, num: int, steps: int, seed: int, atoms_range: tup
 
 
 def failed_checks(table) -> dict[str, int]:
-    """How many valid & connected ligands of a validation table fail each PoseBusters check (from the
-    ``failed checks: a, b`` part of their ``reason``; checks that could not run count as failed)."""
-    counts: dict[str, int] = {}
-    for reason in table.loc[table["valid_connected"].astype(bool), "reason"].dropna():
-        for part in str(reason).split("; "):
-            if part.startswith("failed checks: "):
-                names = part.removeprefix("failed checks: ").split(", ")
-            elif part.startswith("check "):
-                names = [part.removeprefix("check ").split(":", 1)[0]]
-            else:
-                continue
-            for name in names:
-                counts[name] = counts.get(name, 0) + 1
-    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+    """How many valid & connected ligands of a validation table fail each PoseBusters check (the table's
+    check columns, True = passes; a check that could not run is False there, so it counts as failed)."""
+    from molgen.validation import CHECKS
+
+    whole = table[table["valid_connected"].astype(bool)]
+    counts = {n: int((~whole[n].astype(bool)).sum()) for n in CHECKS if CHECKS[n].pb and n in whole}
+    return dict(sorted(((n, c) for n, c in counts.items() if c), key=lambda kv: -kv[1]))
 
 
 def part_means(rows: list[dict]) -> dict:
@@ -114,7 +108,7 @@ def part_means(rows: list[dict]) -> dict:
     for key in SUMMARY_KEYS:
         values = [r[key] for r in rows if r.get(key) is not None]
         out[key] = round(sum(values) / len(values), 3) if values else None
-    out["valid_connected_n"] = int(round(sum((r.get("valid_connected") or 0) * r.get("generated", 0) for r in rows)))
+    out["valid_connected_n"] = round(sum((r.get("valid_connected") or 0) * r.get("generated", 0) for r in rows))
     failures: dict[str, int] = {}
     for r in rows:
         for name, n in r.get("pb_failures", {}).items():

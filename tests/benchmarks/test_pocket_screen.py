@@ -30,13 +30,12 @@ def test_part_means_skip_missing_figures():
 def test_failed_checks_count_whole_ligands_only():
     import pandas as pd
 
+    # check columns, True = passes; an unselected check has no column; row 2 is not connected: not counted
     t = pd.DataFrame({"valid_connected": [True, True, False, True, True],
-                      "reason": ["failed checks: bond_angles, minimum_distance_to_protein",
-                                 "failed checks: bond_angles",
-                                 "failed checks: bond_angles",  # not connected: not counted
-                                 None,  # PB-valid
-                                 "check energy_ratio: no MMFF parameters; failed checks: bond_angles"]})
-    assert pocket_screen.failed_checks(t) == {"bond_angles": 3, "minimum_distance_to_protein": 1, "energy_ratio": 1}
+                      "bond_angles": [False, False, False, True, False],
+                      "no_protein_clash": [False, True, True, True, True],
+                      "internal_energy": [True, True, True, True, False]})
+    assert pocket_screen.failed_checks(t) == {"bond_angles": 3, "no_protein_clash": 1, "internal_energy": 1}
     rows = [{"valid_connected": 0.5, "generated": 4, "pb_failures": {"a": 1}},
             {"valid_connected": 0.25, "generated": 4, "pb_failures": {"a": 1, "b": 2}}]
     means = pocket_screen.part_means(rows)
