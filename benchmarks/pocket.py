@@ -15,7 +15,9 @@ Figures (``--out FILE.json``), each with the machine's load average; every part 
 with ``--skip`` (comma-separated: ``cost,sampling,generation,crystal_generation,poses``):
 
 * ``cost``: edges and one denoiser forward (ms) for 100 ligands in one pocket, with the
-  ligand–pocket radius graph the model uses and with the complete ligand–pocket graph;
+  ligand–pocket radius graph the model uses (with and without the savings of
+  :class:`~molgen.sampling.conditioning.PocketRadiusDenoiser`, timed alternately) and with the
+  complete ligand–pocket graph;
 * ``sampling``: wall time to sample 100 ligands in one held-out pocket (``--steps``; the first
   chosen FEP site; torch threads as ``OMP_NUM_THREADS`` sets them, recorded as ``torch_threads``);
 * ``generation``: per held-out FEP site (one per held-out target; all of them unless ``--sites N``),
@@ -200,18 +202,27 @@ def measure_cost(gm, pocket, num: int = 100, size: int | None = None) -> dict:
     inp = gm.process.model_input(state, torch.full((num,), 0.5))
     out = {"num_ligands": num, "ligand_atoms": size, "pocket_atoms": int(pocket.context.num_nodes)}
     net = gm.model.net if isinstance(gm.model, PocketRadiusDenoiser) else gm.model
-    for name, radius in (("radius", getattr(gm.model, "radius", None)), ("complete", None)):
-        model = PocketRadiusDenoiser(net, radius).eval()
-        edges = int(model.edge_mask(inp).sum())
-        with torch.no_grad():
-            if radius is not None:  # warm-up; the complete graph is timed once (tens of seconds on CPU)
-                model(inp)
-            times = []
-            for _ in range(3 if radius is not None else 1):
-                t0 = time.perf_counter()
-                model(inp)
-                times.append(time.perf_counter() - t0)
-        out[name] = {"radius_A": radius, "directed_edges": edges, "forward_ms": round(1000 * min(times), 1)}
+    radius = getattr(gm.model, "radius", None)
+    # the radius graph with and without the wrapper's savings (pruned pocket atoms, paired edges), timed
+    # alternately; the complete graph once (tens of seconds on CPU)
+    variants = {"radius": (radius, True, 3), "radius_no_savings": (radius, False, 3), "complete": (None, True, 1)}
+    if radius is None:
+        del variants["radius"], variants["radius_no_savings"]
+    models = {name: PocketRadiusDenoiser(net, r, savings).eval() for name, (r, savings, _) in variants.items()}
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    with torch.no_grad():
+        for name in variants:
+            if variants[name][2] > 1:
+                models[name](inp)  # warm-up
+        for rep in range(3):
+            for name, (_, _, reps) in variants.items():
+                if rep < reps:
+                    t0 = time.perf_counter()
+                    models[name](inp)
+                    times[name].append(time.perf_counter() - t0)
+    for name, (r, savings, _) in variants.items():
+        out[name] = {"radius_A": r, "directed_edges": int(models[name].edge_mask(inp).sum()), "savings": savings,
+                     "forward_ms": round(1000 * min(times[name]), 1)}
     return out
 
 

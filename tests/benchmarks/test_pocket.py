@@ -307,3 +307,20 @@ def test_missing_checkpoint_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "nope.ckpt" in err and "\n" not in err
     assert not (tmp_path / "o.json").exists()
+
+
+def test_measure_cost_times_the_radius_graph_with_and_without_savings():
+    from molgen.sampling.conditioning import load_pocket, read_first_mol
+    from molgen.training import load_model
+
+    gm = load_model(ROOT / "data" / "checkpoints" / "pocket_flow.ckpt")
+    ref = read_first_mol(THROMBIN / "thrombin_core_ligands.sdf")
+    pk = load_pocket(THROMBIN / "thrombin_core_protein.pdb", ref_ligand=ref, vocab=gm.vocab)
+    cost = pocket.measure_cost(gm, pk, num=2, size=12)
+    assert cost["num_ligands"] == 2 and cost["ligand_atoms"] == 12
+    radius, plain, complete = cost["radius"], cost["radius_no_savings"], cost["complete"]
+    assert radius["savings"] and not plain["savings"]
+    assert radius["directed_edges"] == plain["directed_edges"] < complete["directed_edges"]
+    # the complete graph: 2 ligands x (12 x 11 ligand pairs + 2 x 12 x M ligand-pocket pairs)
+    assert complete["directed_edges"] == 2 * (12 * 11 + 2 * 12 * cost["pocket_atoms"])
+    assert all(part["forward_ms"] > 0 for part in (radius, plain, complete))

@@ -198,10 +198,16 @@ def _pocket_input(dtype=torch.float64):
     return process.model_input(noisy, torch.tensor([0.6], dtype=dtype))
 
 
-def test_radius_denoiser_is_the_net_on_the_radius_subgraph():
+@pytest.mark.parametrize("gated", [False, True])
+def test_radius_denoiser_is_the_net_on_the_radius_subgraph(gated):
     inp = _pocket_input()
     net = EGNN(DRUG.num_types, DRUG.num_charges, node_attr_dim=POCKET_NODE_ATTR_DIM, hidden=16, edge_dim=8,
-               num_layers=2, num_rbf=8).double().eval()
+               num_layers=2, num_rbf=8, context_gate=gated, attention=gated).double().eval()
+    if gated:  # open the zero-initialised gates and attention, so the pocket and the weights matter
+        with torch.no_grad():
+            for name, p in net.named_parameters():
+                if "gate" in name or "attn" in name:
+                    p.copy_(torch.randn(p.shape, dtype=p.dtype, generator=torch.Generator().manual_seed(7)))
     wrapped = PocketRadiusDenoiser(net, radius=5.0)
     keep = wrapped.edge_mask(inp)
     pocket = inp.node_attr[:, 0] > 0.5
@@ -212,11 +218,23 @@ def test_radius_denoiser_is_the_net_on_the_radius_subgraph():
     out = wrapped(inp)
     from molgen.models.base import DenoiserInput
 
+    # reference: the net on every atom and the kept edges, unpaired (no savings)
     sub = DenoiserInput(inp.pos, inp.h_type, inp.h_charge, ei[:, keep], inp.e_bond[keep], inp.t, inp.batch,
                         inp.num_graphs, inp.context_mask, inp.node_attr)
     ref = net(sub)
-    assert torch.equal(out.pos, ref.pos) and torch.equal(out.type_logits, ref.type_logits)
-    assert torch.equal(out.bond_logits[keep], ref.bond_logits) and (out.bond_logits[~keep] == 0).all()
+    plain = PocketRadiusDenoiser(net, radius=5.0, savings=False)(inp)
+    assert torch.equal(plain.pos, ref.pos) and torch.equal(plain.bond_logits[keep], ref.bond_logits)
+    # the savings were taken: some pocket atoms have no edge left, and the kept list is still paired
+    reached = torch.zeros_like(pocket)
+    reached[ei[:, keep].reshape(-1)] = True
+    assert inp.paired and bool((pocket & ~reached).any())
+    lig = ~pocket
+    close = {"atol": 1e-10, "rtol": 0}
+    torch.testing.assert_close(out.pos, torch.where(lig[:, None], ref.pos, inp.pos), **close)
+    torch.testing.assert_close(out.type_logits[lig], ref.type_logits[lig], **close)
+    torch.testing.assert_close(out.charge_logits[lig], ref.charge_logits[lig], **close)
+    torch.testing.assert_close(out.bond_logits[keep], ref.bond_logits, **close)
+    assert (out.bond_logits[~keep] == 0).all()
     assert torch.equal(out.pos[inp.context_mask], inp.pos[inp.context_mask])  # pocket never moves
     # no radius: the complete graph
     full = PocketRadiusDenoiser(net, radius=None)
