@@ -27,7 +27,13 @@ written in decimal (``"9"``, ``"-1"``); :func:`size_histogram` reads the atom-co
   without hydrogens share bins here (kept for old checkpoints; sampling reads the next key).
 * ``pocket_heavy_ligand`` (only when graphs carry ``pocket_element [M]``): the same table over the
   pocket's *heavy* atoms (``pocket_element`` not H), the same for a protein with or without
-  hydrogens; what sampling looks a pocket's ligand size up in.
+  hydrogens.
+* ``pocket_sites`` (only when graphs also carry ``protein``, the protein file name): the same data per
+  binding site, ``{"group": "protein", "sites": [{"name", "pocket_heavy_median", "ligand_hist": {n_ligand:
+  count}}, ...]}`` sorted by ``pocket_heavy_median`` (the median heavy pocket atom count over the
+  site's complexes). A site is every complex of one protein file name (the same target in two
+  benchmark sets is one site). What sampling looks a pocket's ligand size up in: the nearest sites,
+  each counted once however many congeneric ligands it holds (:func:`molgen.sampling.conditioning.pocket_sizes`).
 """
 
 from __future__ import annotations
@@ -125,6 +131,7 @@ def compute_stats(graphs: Iterable[Data], vocab: Vocab) -> dict:
     bonds = _BondAccumulator()
     pocket: dict[int, Counter] = {}
     pocket_heavy: dict[int, Counter] = {}
+    sites: dict[str, tuple[list[int], Counter]] = {}  # protein file name -> (heavy pocket atoms, ligand sizes)
     num = 0
     for g in graphs:
         num += 1
@@ -146,6 +153,11 @@ def compute_stats(graphs: Iterable[Data], vocab: Vocab) -> dict:
         if pocket_element is not None:
             heavy = int((pocket_element != POCKET_ELEMENTS.index("H")).sum())
             pocket_heavy.setdefault(heavy // POCKET_BIN_WIDTH * POCKET_BIN_WIDTH, Counter())[n] += 1
+            protein = getattr(g, "protein", None)
+            if protein is not None:
+                heavies, ligands = sites.setdefault(str(protein), ([], Counter()))
+                heavies.append(heavy)
+                ligands[n] += 1
 
     atoms = int(type_counts.sum())
     stats = {
@@ -167,7 +179,17 @@ def compute_stats(graphs: Iterable[Data], vocab: Vocab) -> dict:
         stats["pocket_ligand"] = _size_table(pocket)
     if pocket_heavy:
         stats["pocket_heavy_ligand"] = _size_table(pocket_heavy)
+    if sites:
+        stats["pocket_sites"] = _site_table(sites)
     return stats
+
+
+def _site_table(sites: dict[str, tuple[list[int], Counter]]) -> dict:
+    rows = [{"name": name, "pocket_heavy_median": float(np.median(heavies)),
+             "ligand_hist": {str(n): c for n, c in sorted(ligands.items())}}
+            for name, (heavies, ligands) in sites.items()]
+    rows.sort(key=lambda r: (r["pocket_heavy_median"], r["name"]))
+    return {"group": "protein", "sites": rows}
 
 
 def _size_table(bins: dict[int, Counter]) -> dict:

@@ -11,14 +11,17 @@ cut from the protein as whole residues, by one of three rules (:func:`load_pocke
 * ``residues``: the listed residues ``"A:12"``;
 * ``box``: residues with an atom inside the box (centre and edge lengths, Å).
 
-Ligand size: drawn from the training set's pocket-size-conditioned histogram (``stats.json``
-``pocket_heavy_ligand``: ligand atom counts per bin of 10 pocket heavy atoms), pooling the nearest
-bins until they hold :data:`MIN_SIZE_SAMPLES` ligands; or a given number or range. Heavy atoms make
-the lookup the same for a protein with or without hydrogens. Checkpoints older than that table have
-only ``pocket_ligand`` (all prepared pocket atoms, hydrogens counted where the training protein had
-them); for those the count is all pocket atoms, or heavy atoms × :data:`HYDROGEN_RATIO` for a protein
-without hydrogens. That old table mixed the two kinds of training proteins in its bins (FEP proteins
-carry hydrogens, PoseBusters crystal structures do not), which sent small pockets to large ligands.
+Ligand size: drawn from the ligands of the :data:`NEAREST_SITES` training binding sites whose
+pockets have the nearest number of heavy atoms (``stats.json`` ``pocket_sites``), every site with the
+same weight: the FEP sets hold up to 69 congeneric ligands per site, and counted per complex they
+outweighed the single-ligand crystal sites; or a given number or range. Heavy atoms make the lookup
+the same for a protein with or without hydrogens. Files older than that table use the binned
+``pocket_heavy_ligand`` (ligand sizes per bin of 10 pocket heavy atoms, per complex, the nearest bins
+pooled until they hold :data:`MIN_SIZE_SAMPLES` ligands), and the oldest only ``pocket_ligand`` (all
+prepared pocket atoms, hydrogens counted where the training protein had them; a protein without
+hydrogens is looked up as heavy atoms × :data:`HYDROGEN_RATIO`). That oldest table mixed the two
+kinds of training proteins in its bins (FEP proteins carry hydrogens, PoseBusters crystal structures
+do not), which sent small pockets to large ligands.
 
 The graph the denoiser sees (:class:`PocketRadiusDenoiser`): the complete graph over ligand atoms,
 plus ligand–pocket edges shorter than ``pocket_radius`` (5 Å in ``configs/pocket_flow.yaml``).
@@ -81,8 +84,14 @@ DEFAULT_POCKET_RADIUS = 5.0
 #: Pocket atoms with hydrogens per heavy pocket atom (median over the FEP benchmark's 6 Å pockets:
 #: 550.5 / 278); used to look a hydrogen-free protein up in the size histogram.
 HYDROGEN_RATIO = 1.98
-#: Ligands pooled from the nearest pocket-size bins before a size is drawn.
+#: Ligands pooled from the nearest pocket-size bins before a size is drawn (files without ``pocket_sites``).
 MIN_SIZE_SAMPLES = 50
+#: Training sites whose ligand sizes are pooled, each with weight 1, for a pocket: the nearest by heavy pocket
+#: atoms. Chosen on the training sites alone (``python -m benchmarks.pocket_sizes``): predicting each site's
+#: ligand sizes from the other sites (leave one site out, the 331 sites of the shipped pocket model's data), the
+#: mean absolute error of the predicted mean size was 5.82 atoms for 20 sites, 5.86 for 40, 5.98 for 10, 6.35
+#: for 5, and 6.63 for the binned per-complex table.
+NEAREST_SITES = 20
 #: Protein heavy atoms within this of a pocket atom are kept with the pocket for guidance, Å.
 PROTEIN_SHELL = 6.0
 
@@ -194,7 +203,7 @@ class PocketCondition:
         box: (centre, edge lengths) in Å when the pocket was given as a box, else None.
         protein_atoms: [S, 3] float64, Å — the protein's heavy atoms within :data:`PROTEIN_SHELL` of
             a pocket atom (pocket atoms included): what guidance keeps the ligand clear of.
-        heavy_atoms: the pocket's heavy atoms, looked up in ``pocket_heavy_ligand``.
+        heavy_atoms: the pocket's heavy atoms, what ligand sizes are looked up by.
     """
 
     context: Data
@@ -358,14 +367,22 @@ def pocket_sizes(stats: dict, pocket_atoms: int, num: int, generator: torch.Gene
                  min_size: int = 1, *, heavy_atoms: int | None = None) -> Tensor:
     """Ligand atom counts ``[num]`` long for a pocket of ``pocket_atoms`` atoms (``heavy_atoms`` heavy).
 
-    Looks ``heavy_atoms`` up in the ``pocket_heavy_ligand`` table of ``stats`` when both are given,
-    else ``pocket_atoms`` in ``pocket_ligand`` (checkpoints older than the heavy-atom table). Pools
-    the bins nearest to the pocket's bin until they hold :data:`MIN_SIZE_SAMPLES` ligands, keeps
-    sizes of at least ``min_size`` and draws from them.
+    With ``heavy_atoms`` and the ``pocket_sites`` table in ``stats``: the :data:`NEAREST_SITES`
+    training sites whose median heavy pocket atom count is nearest, each with weight 1 whatever
+    number of ligands it holds, sizes drawn within a site by its ligands (:func:`site_size_weights`).
+    Otherwise (files older than that table) the binned tables: ``heavy_atoms`` in
+    ``pocket_heavy_ligand`` when both are given, else ``pocket_atoms`` in ``pocket_ligand``, pooling
+    the bins nearest to the pocket's bin until they hold :data:`MIN_SIZE_SAMPLES` ligands. Sizes below
+    ``min_size`` are left out.
 
     Raises:
         MolgenError: no pocket size statistics, or no ligand of at least ``min_size`` atoms.
     """
+    if heavy_atoms is not None and stats.get("pocket_sites", {}).get("sites"):
+        weights = site_size_weights(stats["pocket_sites"]["sites"], heavy_atoms, min_size)
+        if not weights:
+            raise MolgenError(f"no training ligand has {min_size} atoms or more; pass --num-atoms or --atoms-range")
+        return sample_num_atoms(weights, num, generator=generator)
     table = stats.get("pocket_heavy_ligand") if heavy_atoms is not None else None
     if table and table.get("hist"):
         pocket_atoms = heavy_atoms
@@ -386,6 +403,27 @@ def pocket_sizes(stats: dict, pocket_atoms: int, num: int, generator: torch.Gene
     if not pooled:
         raise MolgenError(f"no training ligand has {min_size} atoms or more; pass --num-atoms or --atoms-range")
     return sample_num_atoms(pooled, num, generator=generator)
+
+
+def site_size_weights(sites: list[dict], heavy_atoms: int, min_size: int = 1,
+                      nearest: int = NEAREST_SITES) -> dict[int, float]:
+    """``{ligand atoms: weight}``: the mixture of the ``nearest`` sites (``stats["pocket_sites"]["sites"]``)
+    whose median heavy pocket atom count is closest to ``heavy_atoms`` (ties: the table's order), each
+    site's ligand sizes of at least ``min_size`` normalised to weight 1; sites without such a size are
+    passed over."""
+    weights: dict[int, float] = {}
+    taken = 0
+    for _, k in sorted((abs(site["pocket_heavy_median"] - heavy_atoms), k) for k, site in enumerate(sites)):
+        hist = {int(n): int(c) for n, c in sites[k]["ligand_hist"].items() if int(n) >= min_size}
+        total = sum(hist.values())
+        if total == 0:
+            continue
+        for n, c in hist.items():
+            weights[n] = weights.get(n, 0.0) + c / total
+        taken += 1
+        if taken == nearest:
+            break
+    return weights
 
 
 # ---- fragments -----------------------------------------------------------------------------------------

@@ -120,6 +120,21 @@ def test_pocket_heavy_ligand_histogram_ignores_hydrogens():
     s = compute_stats(gs, QM9)
     assert s["pocket_heavy_ligand"] == {"bin_width": 10, "hist": {"20": {"2": 1, "4": 1}, "30": {"3": 1}}}
     assert s["pocket_ligand"]["hist"] == {"20": {"4": 1}, "40": {"2": 1}, "130": {"3": 1}}
+    assert "pocket_sites" not in s  # no protein names: no sites
+
+
+def test_pocket_sites_group_complexes_by_protein():
+    c, h = POCKET_ELEMENTS.index("C"), POCKET_ELEMENTS.index("H")
+    gs = tiny_set()  # ligands of 4, 2 and 3 atoms
+    for g, protein, heavy in zip(gs, ["b.pdb", "a.pdb", "b.pdb"], [40, 25, 31]):
+        g.protein = protein
+        g.pocket_pos = torch.zeros(heavy + 5, 3)
+        g.pocket_element = torch.cat([torch.full((heavy,), c), torch.full((5,), h)])  # hydrogens not counted
+    s = compute_stats(gs, QM9)
+    # one row per protein, sorted by the median heavy pocket atoms: a (25), then b (median of 40 and 31)
+    assert s["pocket_sites"] == {"group": "protein", "sites": [
+        {"name": "a.pdb", "pocket_heavy_median": 25.0, "ligand_hist": {"2": 1}},
+        {"name": "b.pdb", "pocket_heavy_median": 35.5, "ligand_hist": {"3": 1, "4": 1}}]}
 
 
 def test_write_stats_reads_cache(tmp_path):

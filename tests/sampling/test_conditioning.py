@@ -28,11 +28,13 @@ from molgen.errors import MolgenError
 from molgen.models.egnn import EGNN
 from molgen.processes.state import MolState
 from molgen.sampling.conditioning import (
+    NEAREST_SITES,
     PocketRadiusDenoiser,
     fragment_from_smarts,
     generate_conditioned_graphs,
     load_pocket,
     pocket_sizes,
+    site_size_weights,
 )
 from tests.conftest import DATA, ROOT, TINY_MODEL, run_cli
 
@@ -271,6 +273,32 @@ def test_pocket_sizes_prefer_the_heavy_atom_table():
     assert set(pocket_sizes(stats, 300, 20).tolist()) == {60}
     del stats["pocket_heavy_ligand"]
     assert set(pocket_sizes(stats, 300, 20, heavy_atoms=152).tolist()) == {60}
+
+
+def test_site_size_weights_count_every_site_once():
+    sites = [{"name": "a", "pocket_heavy_median": 100.0, "ligand_hist": {"10": 1}},
+             {"name": "b", "pocket_heavy_median": 120.0, "ligand_hist": {"30": 60, "31": 20}},  # a congeneric series
+             {"name": "c", "pocket_heavy_median": 125.0, "ligand_hist": {"20": 2}},
+             {"name": "d", "pocket_heavy_median": 300.0, "ligand_hist": {"60": 5}}]
+    # the three sites nearest 115 heavy atoms (b 5, a 15, c 10 away), each with weight 1
+    w = site_size_weights(sites, 115, nearest=3)
+    assert w == pytest.approx({10: 1.0, 30: 0.75, 31: 0.25, 20: 1.0})
+    assert site_size_weights(sites, 115, nearest=1) == pytest.approx({30: 0.75, 31: 0.25})
+    # sizes below min_size are dropped within a site; a site left empty is passed over for the next one
+    assert site_size_weights(sites, 115, min_size=25, nearest=2) == pytest.approx({30: 0.75, 31: 0.25, 60: 1.0})
+    stats = {"pocket_sites": {"group": "protein", "sites": sites},
+             "pocket_heavy_ligand": {"bin_width": 10, "hist": {"110": {"30": 100}}}}
+    drawn = pocket_sizes(stats, 230, 4000, torch.Generator().manual_seed(0), heavy_atoms=115)
+    # the site table wins over the binned one, and the draws follow the mixture: with at most
+    # NEAREST_SITES sites in the table, every site with weight 1/4
+    assert NEAREST_SITES >= len(sites)
+    share = {n: float((drawn == n).float().mean()) for n in (10, 20, 30, 31, 60)}
+    assert share == pytest.approx({10: 0.25, 20: 0.25, 30: 0.1875, 31: 0.0625, 60: 0.25}, abs=0.03)
+    # without a heavy count the old binned path is used
+    assert set(pocket_sizes({"pocket_ligand": {"bin_width": 10, "hist": {"230": {"44": 60}}}, **stats}, 230, 10)
+               .tolist()) == {44}
+    with pytest.raises(MolgenError):
+        pocket_sizes(stats, 230, 5, min_size=99, heavy_atoms=115)
 
 
 # ---- sampling in a pocket ----------------------------------------------------------------------------
