@@ -158,7 +158,7 @@ class EGNNLayer(nn.Module):
         if paired:
             msg_e = torch.cat([msg_e, msg_e], 0)
         hn = self.norm(h)
-        m = self.msg_out(self.msg_i(hn)[dst] + self.msg_j(hn)[src] + msg_e)
+        m = self.msg_out(self.msg_i(hn).index_select(0, dst) + self.msg_j(hn).index_select(0, src) + msg_e)
         if self.cutoff is not None:
             m = m * cosine_cutoff(dist, self.cutoff)
         step = vec / (dist[:, None] + 1.0) * torch.tanh(self.coord(m))
