@@ -196,6 +196,20 @@ def _split(tmp_path):
     return fep
 
 
+def two_site_split(tmp_path):
+    """One held-out FEP site (thrombin, its first ligand) and one crystal complex (1S3V), on committed files."""
+    with open(tmp_path / "test_fep.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["protein", "ligand", "record", "name"])
+        w.writerow([THROMBIN / "thrombin_core_protein.pdb", THROMBIN / "thrombin_core_ligands.sdf", 0, "t0"])
+    with open(tmp_path / "test_crystal.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["protein", "ligand", "record", "name"])
+        w.writerow([PB / "1S3V" / "1s3v_protein_one_lig_removed.pdb", PB / "1S3V" / "1s3v_ligand.sdf", 0, "1S3V"])
+    (tmp_path / "split.json").write_text(json.dumps({
+        "fep_root": str(THROMBIN.parent), "site_target": {"thrombin_core/thrombin_core_protein.pdb": "thrombin"}}))
+
+
 def test_run_benchmark_crystal_generation_wiring(tmp_path, monkeypatch):
     import molgen.training
     from molgen.sampling.guidance import GuidanceSettings

@@ -3,13 +3,12 @@ real run of the shipped pocket model (two ligands, two steps, one FEP site and o
 
 from __future__ import annotations
 
-import csv
 import json
 
 import pytest
 
 from benchmarks import pocket_screen
-from tests.benchmarks.test_pocket import PB, THROMBIN, _split
+from tests.benchmarks.test_pocket import _split, two_site_split
 from tests.conftest import ROOT
 
 
@@ -52,16 +51,7 @@ def test_missing_split_file_is_one_line(tmp_path, capsys):
 
 
 def test_shipped_pocket_model_end_to_end(tmp_path):
-    with open(tmp_path / "test_fep.csv", "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["protein", "ligand", "record", "name"])
-        w.writerow([THROMBIN / "thrombin_core_protein.pdb", THROMBIN / "thrombin_core_ligands.sdf", 0, "t0"])
-    with open(tmp_path / "test_crystal.csv", "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["protein", "ligand", "record", "name"])
-        w.writerow([PB / "1S3V" / "1s3v_protein_one_lig_removed.pdb", PB / "1S3V" / "1s3v_ligand.sdf", 0, "1S3V"])
-    (tmp_path / "split.json").write_text(json.dumps({
-        "fep_root": str(THROMBIN.parent), "site_target": {"thrombin_core/thrombin_core_protein.pdb": "thrombin"}}))
+    two_site_split(tmp_path)
     out = tmp_path / "screen.json"
     res = pocket_screen.main(["--split-dir", str(tmp_path), "--checkpoint",
                               str(ROOT / "data" / "checkpoints" / "pocket_flow.ckpt"), "--num", "2", "--steps", "2",

@@ -3,13 +3,12 @@ two-site split with the shipped pocket model's table, and one-line errors."""
 
 from __future__ import annotations
 
-import csv
 import json
 
 import pytest
 
 from benchmarks import pocket_sizes
-from tests.benchmarks.test_pocket import PB, THROMBIN
+from tests.benchmarks.test_pocket import two_site_split
 from tests.conftest import ROOT
 
 SITES = [{"name": "a", "pocket_heavy_median": 100.0, "ligand_hist": {"10": 1}},
@@ -38,16 +37,7 @@ def test_leave_one_site_out_by_hand():
 
 
 def test_held_out_part_and_errors(tmp_path, capsys):
-    with open(tmp_path / "test_fep.csv", "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["protein", "ligand", "record", "name"])
-        w.writerow([THROMBIN / "thrombin_core_protein.pdb", THROMBIN / "thrombin_core_ligands.sdf", 0, "t0"])
-    with open(tmp_path / "test_crystal.csv", "w", newline="") as fh:
-        w = csv.writer(fh)
-        w.writerow(["protein", "ligand", "record", "name"])
-        w.writerow([PB / "1S3V" / "1s3v_protein_one_lig_removed.pdb", PB / "1S3V" / "1s3v_ligand.sdf", 0, "1S3V"])
-    (tmp_path / "split.json").write_text(json.dumps({
-        "fep_root": str(THROMBIN.parent), "site_target": {"thrombin_core/thrombin_core_protein.pdb": "thrombin"}}))
+    two_site_split(tmp_path)
     ckpt = ROOT / "data" / "checkpoints" / "pocket_flow.ckpt"
     out = tmp_path / "sizes.json"
     res = pocket_sizes.main(["--stats", str(ckpt), "--split-dir", str(tmp_path), "--nearest", "20", "--out", str(out)])
