@@ -353,12 +353,12 @@ def load_pocket(
                          vocab.charges.index(0), keep_hydrogens)
     if ctx.num_nodes == 0:
         raise MolgenError(f"only hydrogens {where}", prot.path)
-    n_all = len(pocket)
-    has_h = bool((pocket.element == 0).any())
-    size_atoms = n_all if has_h else round(n_all * HYDROGEN_RATIO)
-    heavy = torch.from_numpy(prot.pos[prot.element != POCKET_ELEMENTS.index("H")]).double()
+    hydrogen = POCKET_ELEMENTS.index("H")
+    pocket_h = pocket.element == hydrogen
+    n_all, n_heavy = len(pocket), int((~pocket_h).sum())
+    size_atoms = n_all if bool(pocket_h.any()) else round(n_all * HYDROGEN_RATIO)
+    heavy = torch.from_numpy(prot.pos[prot.element != hydrogen]).double()
     near = torch.cdist(heavy, ctx.pos.double()).min(1).values <= PROTEIN_SHELL
-    n_heavy = int((pocket.element != POCKET_ELEMENTS.index("H")).sum())
     return PocketCondition(ctx, ctx.pos.double().mean(0), size_atoms, given[0], pocket.residue_ids,
                            str(prot.path), n_all, None if box is None else (center, size), heavy[near], n_heavy)
 
