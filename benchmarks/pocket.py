@@ -19,7 +19,9 @@ with ``--skip`` (comma-separated: ``cost,sampling,generation,crystal_generation,
   :class:`~molgen.sampling.conditioning.PocketRadiusDenoiser`, timed alternately) and with the
   complete ligand–pocket graph;
 * ``sampling``: wall time to sample 100 ligands in one held-out pocket (``--steps``; the first
-  chosen FEP site; torch threads as ``OMP_NUM_THREADS`` sets them, recorded as ``torch_threads``);
+  chosen FEP site; torch threads as ``OMP_NUM_THREADS`` sets them, recorded as ``torch_threads``),
+  in the sampler's batches (``batches``: ligands per batch) and then, side by side, in one batch
+  of 100 (``one_batch_seconds``);
 * ``generation``: per held-out FEP site (one per held-out target; all of them unless ``--sites N``),
   ``--num`` generated ligands vs up to ``--num`` of the site's own (held-out) ligands: RDKit validity,
   ``valid_connected``, ``pb_valid`` with the protein, QED, SA, and the Vina distributions (box around
@@ -85,6 +87,7 @@ Run from the repository root (the split once, then the benchmark)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import logging
@@ -226,16 +229,40 @@ def measure_cost(gm, pocket, num: int = 100, size: int | None = None) -> dict:
     return out
 
 
-def measure_sampling(gm, pocket, num: int, steps: int, seed: int = 0, guidance=None) -> tuple[dict, list]:
-    """Wall time to sample ``num`` ligands in ``pocket`` in one batch (``guidance``: settings or None)."""
-    from molgen.sampling.conditioning import generate_conditioned_graphs
+@contextlib.contextmanager
+def pair_limits_lifted():
+    """Sampler batches cut by ``batch_size`` alone, as before :func:`molgen.sampling.sizes.sampler_batches`
+    also cut them by atom pairs (for the side-by-side figure of ``sampling``)."""
+    from molgen.sampling import sizes
 
-    t0 = time.perf_counter()
-    graphs = generate_conditioned_graphs(gm.model, gm.process, gm.vocab, gm.stats, num, steps, pocket=pocket,
-                                         batch_size=num, seed=seed, self_condition=gm.self_condition,
-                                         guidance=guidance)
-    seconds = time.perf_counter() - t0
+    kept = sizes.MAX_BATCH_PAIRS, sizes.MAX_BATCH_CONTEXT_PAIRS
+    sizes.MAX_BATCH_PAIRS = sizes.MAX_BATCH_CONTEXT_PAIRS = sys.maxsize
+    try:
+        yield
+    finally:
+        sizes.MAX_BATCH_PAIRS, sizes.MAX_BATCH_CONTEXT_PAIRS = kept
+
+
+def measure_sampling(gm, pocket, num: int, steps: int, seed: int = 0, guidance=None) -> tuple[dict, list]:
+    """Wall time to sample ``num`` ligands in ``pocket`` with ``batch_size=num`` (``guidance``: settings or
+    None), as the sampler batches them (cut by atom pairs) and, next, in one batch of ``num``
+    (``one_batch_seconds``; the same sizes)."""
+    from molgen.sampling.conditioning import generate_conditioned_graphs
+    from molgen.sampling.sizes import sampler_batches
+
+    def timed() -> tuple[float, list]:
+        t0 = time.perf_counter()
+        graphs = generate_conditioned_graphs(gm.model, gm.process, gm.vocab, gm.stats, num, steps, pocket=pocket,
+                                             batch_size=num, seed=seed, self_condition=gm.self_condition,
+                                             guidance=guidance)
+        return time.perf_counter() - t0, graphs
+
+    seconds, graphs = timed()
+    with pair_limits_lifted():
+        one_batch, _ = timed()
+    batches = sampler_batches([g.num_nodes for g in graphs], num, int(pocket.context.num_nodes))
     return {"num": num, "steps": steps, "seconds": round(seconds, 2), "ligands_per_s": round(num / seconds, 3),
+            "batches": [b - a for a, b in batches], "one_batch_seconds": round(one_batch, 2),
             "mean_atoms": round(statistics.fmean(g.num_nodes for g in graphs), 1), "load": _load()}, graphs
 
 

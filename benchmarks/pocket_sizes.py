@@ -29,8 +29,6 @@ import sys
 from functools import partial
 from pathlib import Path
 
-#: Ligands the binned lookup pools before it stops (as ``molgen.sampling.conditioning.MIN_SIZE_SAMPLES``).
-BINNED_MIN = 50
 BIN_WIDTH = 10
 
 
@@ -38,21 +36,16 @@ def _mean_of(weights: dict[int, float]) -> float:
     return sum(n * w for n, w in weights.items()) / sum(weights.values())
 
 
-def binned_weights(sites: list[dict], heavy_atoms: float) -> dict[int, float]:
+def binned_weights(sites: list[dict], heavy_atoms: float) -> dict[int, int]:
     """The binned per-complex lookup over ``sites``: every site's ligands in the bin of its median."""
+    from molgen.sampling.conditioning import binned_size_weights
+
     bins: dict[int, dict[int, int]] = {}
     for site in sites:
-        b = int(site["pocket_heavy_median"]) // BIN_WIDTH * BIN_WIDTH
+        hist = bins.setdefault(int(site["pocket_heavy_median"]) // BIN_WIDTH * BIN_WIDTH, {})
         for n, c in site["ligand_hist"].items():
-            bins.setdefault(b, {})[int(n)] = bins.setdefault(b, {}).get(int(n), 0) + int(c)
-    target = int(heavy_atoms) // BIN_WIDTH * BIN_WIDTH
-    pooled: dict[int, float] = {}
-    for _, b in sorted((abs(b - target), b) for b in bins):
-        for n, c in bins[b].items():
-            pooled[n] = pooled.get(n, 0) + c
-        if sum(pooled.values()) >= BINNED_MIN:
-            break
-    return pooled
+            hist[int(n)] = hist.get(int(n), 0) + int(c)
+    return binned_size_weights(bins, heavy_atoms, BIN_WIDTH)
 
 
 def lookups(nearest: list[int]):

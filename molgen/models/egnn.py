@@ -296,20 +296,31 @@ class EGNN(Denoiser):
             static = e.new_zeros(e.shape[0], 0)
         ctx = inp.context_mask
         mobile = x0.new_ones(n, 1) if ctx is None else (~ctx).to(x0.dtype)[:, None]
+        pocket = inp.node_attr[:, 0] > 0.5 if inp.node_attr is not None and self.node_attr_dim > 0 else None
         sources = None
-        if self.context_gate and inp.node_attr is not None and self.node_attr_dim > 0:
-            sources = SourceSplit.of((inp.node_attr[:, :1] > 0.5).to(x0.dtype), ei)  # the is_pocket column
+        if self.context_gate and pocket is not None:
+            sources = SourceSplit.of(pocket[:, None].to(x0.dtype), ei)
         x = x0
         for layer in self.layers:
             h, x, e = layer(h, x, e, static, ei, mobile, self.rbf, inp.paired, sources)
         if ctx is not None:
             x = torch.where(ctx[:, None], x0, x)
         h = self.norm(h)
-        _, dist = edge_vectors(x, ei[:, :half])
-        pair = self.bond_pair(h, ei[:, :half]) + self.bond_edge(torch.cat([e, self.rbf(dist)], dim=-1))
+        bond_logits = self.bond_logits(h, x, e, ei[:, :half], pocket)
         if inp.paired:
-            per_pair = self.bond_head(pair)
-            bond_logits = torch.cat([per_pair, per_pair], 0)
+            bond_logits = torch.cat([bond_logits, bond_logits], 0)
         else:
-            bond_logits = symmetrize_edges(self.bond_head(pair), ei, n)
+            bond_logits = symmetrize_edges(bond_logits, ei, n)
         return DenoiserOutput(x, self.type_head(h), self.charge_head(h), bond_logits)
+
+    def bond_logits(self, h: Tensor, x: Tensor, e: Tensor, pairs: Tensor, pocket: Tensor | None) -> Tensor:
+        """[P, K] bond logits of the edges ``pairs`` [2, P] (edge states ``e`` [P, H_e]); zeros on the
+        edges that touch a ``pocket`` atom ([N] bool or None), whose bond class the processes hold at
+        "no bond" and leave out of the loss (:mod:`molgen.processes.state`), so the head skips them."""
+        if pocket is not None:
+            rows = ~(pocket[pairs[0]] | pocket[pairs[1]])
+            out = h.new_zeros(pairs.shape[1], self.num_bond_types)
+            out[rows] = self.bond_logits(h, x, e[rows], pairs[:, rows], None)
+            return out
+        _, dist = edge_vectors(x, pairs)
+        return self.bond_head(self.bond_pair(h, pairs) + self.bond_edge(torch.cat([e, self.rbf(dist)], dim=-1)))

@@ -74,7 +74,7 @@ from molgen.processes.sampler import sample
 from molgen.processes.state import MolState
 from molgen.sampling.guidance import GuidanceSettings, GuidedDenoiser, parse_guidance
 from molgen.sampling.prior_mix import PriorMixDenoiser
-from molgen.sampling.sizes import sample_num_atoms
+from molgen.sampling.sizes import sample_num_atoms, sampler_batches
 from molgen.sampling.writers import write_sdf
 
 log = logging.getLogger(__name__)
@@ -391,19 +391,26 @@ def pocket_sizes(stats: dict, pocket_atoms: int, num: int, generator: torch.Gene
         table = stats.get("pocket_ligand")
     if not table or not table.get("hist"):
         raise MolgenError("the model's statistics have no pocket_ligand histogram; pass --num-atoms or --atoms-range")
-    width = int(table.get("bin_width", 10))
-    target = pocket_atoms // width * width
-    bins = sorted(((abs(int(b) - target), int(b), h) for b, h in table["hist"].items()))
+    pooled = binned_size_weights(table["hist"], pocket_atoms, int(table.get("bin_width", 10)), min_size)
+    if not pooled:
+        raise MolgenError(f"no training ligand has {min_size} atoms or more; pass --num-atoms or --atoms-range")
+    return sample_num_atoms(pooled, num, generator=generator)
+
+
+def binned_size_weights(hist_by_bin: dict, pocket_atoms: float, width: int, min_size: int = 1) -> dict[int, int]:
+    """``{ligand atoms: count}`` pooled from the bins of ``hist_by_bin`` (``{bin start: {atoms: count}}``,
+    keys as ints or strings) nearest to the bin of ``pocket_atoms``, until :data:`MIN_SIZE_SAMPLES`
+    ligands of at least ``min_size`` atoms are pooled or the bins run out (ties: the lower bin first)."""
+    target = int(pocket_atoms) // width * width
+    bins = {int(b): hist for b, hist in hist_by_bin.items()}
     pooled: dict[int, int] = {}
-    for _, _, hist in bins:
-        for n, c in hist.items():
+    for _, b in sorted((abs(b - target), b) for b in bins):
+        for n, c in bins[b].items():
             if int(n) >= min_size:
                 pooled[int(n)] = pooled.get(int(n), 0) + int(c)
         if sum(pooled.values()) >= MIN_SIZE_SAMPLES:
             break
-    if not pooled:
-        raise MolgenError(f"no training ligand has {min_size} atoms or more; pass --num-atoms or --atoms-range")
-    return sample_num_atoms(pooled, num, generator=generator)
+    return pooled
 
 
 def site_size_weights(sites: list[dict], heavy_atoms: int, min_size: int = 1,
@@ -571,7 +578,8 @@ def generate_conditioned_graphs(
     Sizes (ligand atoms, fragment included): ``num_atoms``, else uniform in ``atoms_range``, else
     the pocket-size histogram (with a pocket) or the dataset's size histogram, keeping sizes larger
     than the fragment. Batch k is drawn with a generator seeded by ``(seed, k)``, as
-    :func:`molgen.sampling.generate.generate_graphs`.
+    :func:`molgen.sampling.generate.generate_graphs`; batches hold at most ``batch_size`` ligands and
+    are cut smaller by their ligand and ligand–pocket pairs (:func:`molgen.sampling.sizes.sampler_batches`).
 
     Args:
         model, process, vocab, stats: the loaded model (:class:`molgen.training.GenerativeModel`).
@@ -617,10 +625,11 @@ def generate_conditioned_graphs(
         raise MolgenError(f"the fragment has {nf} atoms: ask for more atoms than that (got {int(sizes.min())})")
     out: list[Data] = []
     states = []
-    for k, start in enumerate(tqdm(range(0, num, batch_size), desc="sampling", unit="batch", disable=not progress)):
+    batches = sampler_batches(sizes.tolist(), batch_size, 0 if pocket is None else int(pocket.context.num_nodes))
+    for k, (start, stop) in enumerate(tqdm(batches, desc="sampling", unit="batch", disable=not progress)):
         g = torch.Generator(device="cpu").manual_seed(seed * 1_000_003 + k)
         template = MolState.template(
-            sizes[start:start + batch_size], vocab.num_types, vocab.num_charges, fragment=fragment,
+            sizes[start:stop], vocab.num_types, vocab.num_charges, fragment=fragment,
             context=None if pocket is None else pocket.context, device=device,
         )
         final = sample(model, process, template, steps, self_condition=self_condition, generator=g)

@@ -1,7 +1,9 @@
 """``generate()``: sizes -> prior -> sampler loop -> molecule graphs -> SDF + JSON.
 
 Reproducible: batch k of a run is drawn with its own generator seeded by ``(seed, k)``, so the same
-seed, number and batch size give the same molecules on the same machine and torch version.
+seed, number and batch size give the same molecules on the same machine and torch version. Batches
+hold at most ``batch_size`` molecules and are cut smaller where their atom pairs would pass
+:data:`MAX_BATCH_PAIRS` or :data:`MAX_BATCH_CONTEXT_PAIRS` (:func:`molgen.sampling.sizes.sampler_batches`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from molgen.errors import MolgenError
 from molgen.io import check_output_file, write_json_atomic
 from molgen.processes.sampler import sample
 from molgen.processes.state import MolState
-from molgen.sampling.sizes import sample_num_atoms
+from molgen.sampling.sizes import sample_num_atoms, sampler_batches
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +56,7 @@ def generate_graphs(
         vocab, stats: the training set's vocabulary and statistics (size histogram).
         num: molecules to generate.
         steps: sampler steps (network evaluations per molecule, Heun doubles them).
-        batch_size: molecules per sampler batch.
+        batch_size: most molecules per sampler batch (:func:`~molgen.sampling.sizes.sampler_batches` may cut it smaller).
         seed: base seed.
         num_atoms / atoms_range: exact size, or uniform in [lo, hi]; default: the dataset histogram.
 
@@ -69,11 +71,10 @@ def generate_graphs(
         raise MolgenError("the model's dataset statistics have no atom-count histogram; pass --num-atoms")
     sizes = sample_num_atoms(hist, num, exact=num_atoms, range_=atoms_range, generator=size_gen)
     out: list[Data] = []
-    chunks = range(0, num, batch_size)
-    for k, start in enumerate(tqdm(chunks, desc="sampling", unit="batch", disable=not progress)):
+    chunks = sampler_batches(sizes.tolist(), batch_size)
+    for k, (start, stop) in enumerate(tqdm(chunks, desc="sampling", unit="batch", disable=not progress)):
         gen = torch.Generator(device="cpu").manual_seed(seed * 1_000_003 + k)
-        template = MolState.template(sizes[start:start + batch_size], vocab.num_types, vocab.num_charges,
-                                     device=device)
+        template = MolState.template(sizes[start:stop], vocab.num_types, vocab.num_charges, device=device)
         final = sample(model, process, template, steps, self_condition=self_condition, generator=gen)
         for i, g in enumerate(final.to_graphs()):
             g.molgen_index = start + i

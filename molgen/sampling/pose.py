@@ -55,6 +55,7 @@ from molgen.sampling.conditioning import (
     read_first_mol,
     with_hydrogens,
 )
+from molgen.sampling.sizes import sampler_batches
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +230,8 @@ def generate_poses(
         center: [3] Å, where conformers are centred (no pocket).
         node_attr_dim: the denoiser's node-attribute size (pocket models).
         view: see :class:`PoseProcess`.
+        batch_size: most poses per sampler batch (:func:`~molgen.sampling.sizes.sampler_batches` may
+            cut it smaller).
 
     A heavy-atom model poses the heavy atoms (Kekulé bonds) and RDKit places the hydrogens on each
     pose (``AddHs(addCoords=True)``).
@@ -247,8 +250,9 @@ def generate_poses(
     else:
         graph = molecule_graph(mol, vocab)
     out: list[Chem.Mol] = []
-    for k, start in enumerate(range(0, num, batch_size)):
-        b = min(batch_size, num - start)
+    n_context = 0 if pocket is None else int(pocket.context.num_nodes)
+    for k, (start, stop) in enumerate(sampler_batches([graph.num_nodes] * num, batch_size, n_context)):
+        b = stop - start
         gen = torch.Generator(device="cpu").manual_seed(seed * 1_000_003 + k)
         template = pose_template(graph, b, pocket, center, node_attr_dim, device=device)
         proc = PoseProcess(process, template, view, gen)

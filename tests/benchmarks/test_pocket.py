@@ -338,3 +338,20 @@ def test_measure_cost_times_the_radius_graph_with_and_without_savings():
     # the complete graph: 2 ligands x (12 x 11 ligand pairs + 2 x 12 x M ligand-pocket pairs)
     assert complete["directed_edges"] == 2 * (12 * 11 + 2 * 12 * cost["pocket_atoms"])
     assert all(part["forward_ms"] > 0 for part in (radius, plain, complete))
+
+
+def test_measure_sampling_times_the_sampler_batches_and_one_batch(monkeypatch):
+    from molgen.sampling import sizes
+    from molgen.sampling.conditioning import load_pocket, read_first_mol
+    from molgen.training import load_model
+
+    gm = load_model(ROOT / "data" / "checkpoints" / "pocket_flow.ckpt")
+    ref = read_first_mol(THROMBIN / "thrombin_core_ligands.sdf")
+    pk = load_pocket(THROMBIN / "thrombin_core_protein.pdb", ref_ligand=ref, vocab=gm.vocab)
+    # room for about two ligands per batch: the sampler cuts the 5 ligands into 3 or more batches
+    monkeypatch.setattr(sizes, "MAX_BATCH_CONTEXT_PAIRS", 2 * 30 * pk.context.num_nodes)
+    res, graphs = pocket.measure_sampling(gm, pk, num=5, steps=2)
+    assert sum(res["batches"]) == 5 == len(graphs) and len(res["batches"]) >= 3
+    assert res["seconds"] > 0 and res["one_batch_seconds"] > 0 and res["num"] == 5
+    # the limits are back after the one-batch run
+    assert sizes.MAX_BATCH_CONTEXT_PAIRS == 2 * 30 * pk.context.num_nodes and sizes.MAX_BATCH_PAIRS == 20_000

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from benchmarks import pocket_sizes
+from molgen.sampling import conditioning
 from tests.benchmarks.test_pocket import two_site_split
 from tests.conftest import ROOT
 
@@ -17,7 +18,7 @@ SITES = [{"name": "a", "pocket_heavy_median": 100.0, "ligand_hist": {"10": 1}},
 
 
 def test_binned_weights_pool_per_complex(monkeypatch):
-    monkeypatch.setattr(pocket_sizes, "BINNED_MIN", 2)
+    monkeypatch.setattr(conditioning, "MIN_SIZE_SAMPLES", 2)
     # a and b share bin 100: per complex, b's three ligands outweigh a's one; 4 >= 2 ligands, stop
     assert pocket_sizes.binned_weights(SITES, 101) == {10: 1, 30: 3}
     # bin 130 holds one ligand: pool the next bin too

@@ -388,3 +388,31 @@ def test_egnn_attention_with_context_gate_equivariance_and_zero_logits_equal_gat
     out = att(inp)
     assert max_err(out.pos, b.pos) > 1e-4
     _check_pocket_equivariance(att, mixed_batch, pocket, out, seed + 40, dense_edges)
+
+
+@pytest.mark.parametrize("paired", [False, True])
+def test_egnn_bond_head_skips_pairs_with_a_pocket_atom(paired, tiny_denoiser, mixed_batch, monkeypatch):
+    """The bond head runs on pairs of two non-pocket atoms only (``node_attr[:, 0] > 0.5`` marks pocket
+    atoms; the processes hold the other pairs at "no bond" and leave them out of the loss): zeros there,
+    and on the ligand pairs what the head computes over every pair."""
+    from molgen.models.egnn import EGNN
+
+    model = tiny_denoiser("egnn", 0)
+    pocket = _mark_pocket(mixed_batch, 3)
+    inp = mixed_batch.to_input(context_mask=pocket)
+    if paired:
+        u = inp.edge_index[:, inp.edge_index[0] < inp.edge_index[1]]
+        inp = mixed_batch.to_input(torch.cat([u, u.flip(0)], 1), context_mask=pocket, paired=True)
+    src, dst = inp.edge_index
+    touches = pocket[src] | pocket[dst]
+    assert 0 < int(touches.sum()) < touches.numel()
+    with torch.no_grad():
+        out = model(inp)
+        head = EGNN.bond_logits
+        monkeypatch.setattr(EGNN, "bond_logits", lambda self, h, x, e, pairs, pk: head(self, h, x, e, pairs, None))
+        every = model(inp)
+    assert torch.equal(out.bond_logits[touches], torch.zeros_like(out.bond_logits[touches]))
+    assert every.bond_logits[touches].abs().max() > 1e-3  # the full head gives those pairs logits
+    torch.testing.assert_close(out.bond_logits[~touches], every.bond_logits[~touches], rtol=1e-12, atol=1e-12)
+    for f in ("pos", "type_logits", "charge_logits"):
+        assert torch.equal(getattr(out, f), getattr(every, f))

@@ -57,3 +57,30 @@ def test_exact_and_range_take_precedence():
 def test_bad_input_raises_molgen_error(kwargs):
     with pytest.raises(MolgenError):
         sample_num_atoms(num=3, **kwargs)
+
+
+def test_sampler_batches_cut_by_count_and_pairs(monkeypatch):
+    from molgen.sampling import sizes as mod
+
+    # by count only: pairs far below the limits
+    assert mod.sampler_batches([5] * 7, 3) == [(0, 3), (3, 6), (6, 7)]
+    assert mod.sampler_batches([], 3) == []
+    monkeypatch.setattr(mod, "MAX_BATCH_PAIRS", 100)
+    monkeypatch.setattr(mod, "MAX_BATCH_CONTEXT_PAIRS", 1000)
+    # ligand pairs: 10 atoms hold 45 pairs, so two per batch (90); 15 atoms alone hold 105 > 100: its own batch
+    assert mod.sampler_batches([10, 10, 10, 15, 4], 50) == [(0, 2), (2, 3), (3, 4), (4, 5)]
+    # ligand-pocket pairs: 10 atoms beside 30 pocket atoms hold 300, so three per batch (900)
+    monkeypatch.setattr(mod, "MAX_BATCH_PAIRS", 10_000)
+    assert mod.sampler_batches([10] * 7, 50, context_atoms=30) == [(0, 3), (3, 6), (6, 7)]
+    # every molecule lands in exactly one batch, in order
+    ranges = mod.sampler_batches([3, 20, 8, 8, 30, 2, 2, 2], 4, context_atoms=20)
+    assert [i for a, b in ranges for i in range(a, b)] == list(range(8))
+    assert all(b - a <= 4 for a, b in ranges)
+
+
+def test_pocket_sampling_is_cut_into_batches():
+    """100 ligands of 33 atoms in a 321-atom pocket (the EGFR case of the README) come in batches of 18."""
+    from molgen.sampling.sizes import sampler_batches
+
+    ranges = sampler_batches([33] * 100, 100, context_atoms=321)
+    assert {b - a for a, b in ranges[:-1]} == {18} and ranges[-1] == (90, 100)
