@@ -60,10 +60,11 @@ def sample_num_atoms(
 
 
 #: Most ligand–ligand atom pairs in one sampler batch. Each is a network edge both ways with a
-#: hidden-size row per layer: 20,000 pairs keep such a tensor near 15 MB (hidden 96, float32). On
-#: glibc, tensors past its dynamic mmap threshold (at most 32 MB) come as fresh pages every network
-#: call: one batch of 100 ligands of 33 atoms in a 321-atom pocket ran a forward 2.6x slower than
-#: five batches of 20 (2 CPU threads; README, "Sampling cost").
+#: hidden-size row per layer: 20,000 pairs keep such a tensor near 15 MB (hidden 96, float32). Larger
+#: tensors cost more than their arithmetic: glibc's malloc hands large freed blocks back to the OS and
+#: faults them in again at every network call. 100 ligands of 33 atoms in a 291-atom pocket ran a
+#: forward 2.6x slower in one batch than in five of 20 (1 CPU thread; as fast with
+#: ``MALLOC_TOP_PAD_=1000000000``; README, Benchmarks).
 MAX_BATCH_PAIRS = 20_000
 #: Most ligand–context (pocket) atom pairs in one sampler batch: the state keeps every such pair,
 #: with its bond state (held at "no bond") and a distance for the radius cut.
