@@ -18,6 +18,12 @@ summed, beside ``valid_connected_n``). No Vina, no reference ligands, no poses: 
 ``--option KEY=VALUE`` replaces a sampler setting of the model files (``discrete_temperature=0.7``),
 ``--guidance`` guides the sampling (:mod:`molgen.sampling.guidance`), as in :mod:`benchmarks.pocket`;
 ``--prior-mix W`` takes the chemistry partly from the model on the ligand alone (:mod:`molgen.sampling.prior_mix`).
+``--relax`` also relaxes every valid & connected ligand in its pocket, as a workflow's ``relax`` step does
+(MMFF94 with the protein heavy atoms as fixed repulsive points, :func:`molgen.docking.relax.relax_in_pocket`),
+validates it again and reports ``relaxed_pb_valid`` (PB-valid after relaxing, over all ``--num`` generated
+ligands, so it compares with ``pb_valid``), ``relaxed_frac_min_protein_dist_ge_2A`` and
+``relax_rmsd_A_median`` (over the relaxed ligands) and ``relaxed_pb_failures``: the molecules stay the
+model's; the relaxed ones are a separate column.
 ``--atoms-range LO:HI`` draws ligand sizes uniformly in [LO, HI] instead of from the model's pocket-size
 histogram (the sampler's ``atoms_range``). Writes one JSON with the machine, the arguments, each model's
 meta and its wall time. A missing checkpoint or split file is one line naming it, exit code 2.
@@ -37,6 +43,7 @@ from pathlib import Path
 
 from benchmarks.pocket import (
     _mean,
+    _median,
     _rows,
     _site_ligands,
     graph_mols,
@@ -52,7 +59,8 @@ log = logging.getLogger(__name__)
 
 #: Per-site figures averaged over the sites of a part.
 SUMMARY_KEYS = ("valid", "valid_connected", "pb_valid", "frac_centroid_within_4A", "frac_min_protein_dist_ge_2A",
-                "all_targets", "qed", "heavy_atoms")
+                "all_targets", "qed", "heavy_atoms", "relaxed_pb_valid", "relaxed_frac_min_protein_dist_ge_2A",
+                "relax_rmsd_A_median")
 
 
 def screen_sites(split_dir: Path) -> list[tuple[str, str, dict]]:
@@ -69,7 +77,7 @@ def screen_sites(split_dir: Path) -> list[tuple[str, str, dict]]:
 
 
 def screen_site(gm, row: dict, num: int, steps: int, seed: int, atoms_range: tuple[int, int] | None,
-                guidance=None, prior_mix: float | None = None) -> dict:
+                guidance=None, prior_mix: float | None = None, relax: bool = False) -> dict:
     """Generated-ligand figures in one pocket (see the module docstring)."""
     from molgen.sampling.conditioning import generate_conditioned_graphs, load_pocket
     from molgen.validation import validate_molecules
@@ -82,14 +90,47 @@ def screen_site(gm, row: dict, num: int, steps: int, seed: int, atoms_range: tup
                                          batch_size=num, seed=seed, self_condition=gm.self_condition,
                                          atoms_range=atoms_range, guidance=guidance, prior_mix=prior_mix)
     t = validate_molecules(graphs, vocab=gm.vocab, protein=protein, progress=False).table
-    figs = ligand_figures(graph_mols(graphs, gm.vocab), load_protein(protein).pos, heavy_centroid(ref))
+    mols, protein_heavy = graph_mols(graphs, gm.vocab), load_protein(protein).pos
+    figs = ligand_figures(mols, protein_heavy, heavy_centroid(ref))
+    relaxed = {}
+    if relax:
+        whole = [m for m, ok in zip(mols, t["valid_connected"]) if ok]
+        relaxed = relaxed_figures(whole, protein, protein_heavy, heavy_centroid(ref), num)
     return {"protein": Path(protein).name, "pocket_atoms": int(pocket.context.num_nodes), "generated": num,
             "valid": round(float(t["valid"].mean()), 3),
             "valid_connected": round(float(t["valid_connected"].mean()), 3),
             "pb_valid": round(float(t["pb_valid"].mean()), 3),
             **placement_figures(t["valid_connected"], t["pb_valid"], figs),
             "qed": _mean(t.loc[t["valid"], "qed"]), "heavy_atoms": _mean(t["n_heavy_atoms"].astype(float)),
-            "pb_failures": failed_checks(t)}
+            "pb_failures": failed_checks(t), **relaxed}
+
+
+def relaxed_figures(mols: list, protein: str | Path, protein_heavy, ref_centroid, num: int) -> dict:
+    """``mols`` (the valid & connected ligands of a site, of ``num`` generated) relaxed in the pocket and
+    validated again (see the module docstring); a ligand that fails to relax counts as not PB-valid."""
+    from rdkit import Chem
+
+    from molgen.docking.relax import RelaxSettings, relax_in_pocket
+    from molgen.validation import validate_molecules
+
+    relaxed, rows = [], []
+    for m in mols:
+        mol = Chem.Mol(m)
+        Chem.SanitizeMol(mol)  # valid & connected: RDKit sanitised it in validation
+        new, info = relax_in_pocket(mol, protein_heavy, RelaxSettings())
+        rows.append(info)
+        if new is not None:
+            relaxed.append(new)
+    out = {"relaxed_n": len(relaxed), "relax_failed": len(mols) - len(relaxed), "relaxed_pb_valid": 0.0,
+           "relaxed_frac_min_protein_dist_ge_2A": None, "relax_rmsd_A_median": None, "relaxed_pb_failures": {}}
+    if relaxed:
+        t = validate_molecules(relaxed, protein=protein, progress=False).table
+        dist = [f["min_protein_dist_A"] for f in ligand_figures(relaxed, protein_heavy, ref_centroid)]
+        out.update(relaxed_pb_valid=round(float(t["pb_valid"].sum()) / num, 3),
+                   relaxed_frac_min_protein_dist_ge_2A=round(sum(d >= 2.0 for d in dist) / len(dist), 3),
+                   relax_rmsd_A_median=_median([r["relax_rmsd_A"] for r in rows if r["relax_status"] == "ok"]),
+                   relaxed_pb_failures=failed_checks(t))
+    return out
 
 
 def failed_checks(table) -> dict[str, int]:
@@ -114,15 +155,23 @@ def part_means(rows: list[dict]) -> dict:
         for name, n in r.get("pb_failures", {}).items():
             failures[name] = failures.get(name, 0) + n
     out["pb_failures"] = dict(sorted(failures.items(), key=lambda kv: -kv[1]))
+    if any("relaxed_pb_failures" in r for r in rows):
+        relaxed: dict[str, int] = {}
+        for r in rows:
+            for name, n in r.get("relaxed_pb_failures", {}).items():
+                relaxed[name] = relaxed.get(name, 0) + n
+        out["relaxed_n"] = sum(r.get("relaxed_n", 0) for r in rows)
+        out["relaxed_pb_failures"] = dict(sorted(relaxed.items(), key=lambda kv: -kv[1]))
     return out
 
 
 def screen_model(checkpoint: Path, sites, num: int, steps: int, seed: int, atoms_range,
-                 process_options: dict | None = None, guidance=None, prior_mix: float | None = None) -> dict:
+                 process_options: dict | None = None, guidance=None, prior_mix: float | None = None,
+                 relax: bool = False) -> dict:
     """Every site for one model file: per-site rows and the means per part. ``process_options`` replace
     the file's sampler settings (as ``molgen sample --option``); ``guidance``:
     :class:`~molgen.sampling.guidance.GuidanceSettings` or None; ``prior_mix``: as ``molgen sample
-    --prior-mix``."""
+    --prior-mix``; ``relax``: also the relaxed-ligand figures."""
     from molgen.training import load_model
 
     gm = load_model(checkpoint, process_options=process_options or None)
@@ -130,7 +179,7 @@ def screen_model(checkpoint: Path, sites, num: int, steps: int, seed: int, atoms
     rows = []
     for name, part, row in sites:
         rows.append({"site": name, "part": part,
-                     **screen_site(gm, row, num, steps, seed, atoms_range, guidance, prior_mix)})
+                     **screen_site(gm, row, num, steps, seed, atoms_range, guidance, prior_mix, relax)})
         log.info("%s %s: %s", checkpoint.name, name, {k: rows[-1][k] for k in ("valid", "valid_connected", "pb_valid")})
     parts = sorted({r["part"] for r in rows})
     return {"checkpoint": str(checkpoint), "meta": gm.meta, "process": gm.config["process"],
@@ -156,6 +205,8 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--prior-mix", type=float, default=None, metavar="W",
                     help="weight of the pocket on the chemistry, the rest from the model on the ligand alone "
                          "(as molgen sample --prior-mix)")
+    ap.add_argument("--relax", action="store_true",
+                    help="also relax the valid & connected ligands in the pocket (MMFF) and validate them again")
     ap.add_argument("--out", type=Path, required=True, help="results JSON")
     return ap
 
@@ -184,7 +235,7 @@ def main(argv: list[str] | None = None) -> dict:
                   "torch_threads": torch.get_num_threads(), "load_start": os.getloadavg(),
                   "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
                   "models": [screen_model(ck, fep + crystal, args.num, args.steps, args.seed, atoms_range,
-                                          options, guidance, args.prior_mix) for ck in args.checkpoint]}
+                                          options, guidance, args.prior_mix, args.relax) for ck in args.checkpoint]}
     except MolgenError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -56,7 +56,7 @@ def test_shipped_pocket_model_end_to_end(tmp_path):
     res = pocket_screen.main(["--split-dir", str(tmp_path), "--checkpoint",
                               str(ROOT / "data" / "checkpoints" / "pocket_flow.ckpt"), "--num", "2", "--steps", "2",
                               "--atoms-range", "10:12", "--option", "discrete_temperature=0.5", "--guidance-option",
-                              "start=0.7", "--out", str(out)])
+                              "start=0.7", "--relax", "--out", str(out)])
     (model,) = res["models"]
     assert model["process"]["discrete_temperature"] == 0.5  # the sampler the ligands came from
     assert model["guidance"]["start"] == 0.7 and model["guidance"]["clash_distance"] == 3.0
@@ -67,6 +67,10 @@ def test_shipped_pocket_model_end_to_end(tmp_path):
         assert r["all_targets"] <= min(r["valid_connected"], r["pb_valid"], r["frac_centroid_within_4A"])
     assert model["mean_over_sites"]["fep"]["sites"] == 1 and json.loads(out.read_text())["models"][0]["meta"]
     assert all(isinstance(r["pb_failures"], dict) for r in model["per_site"])
+    # --relax: the whole ligands relaxed, the rest not
+    for r in model["per_site"]:
+        assert r["relaxed_n"] + r["relax_failed"] == round(r["valid_connected"] * 2)
+        assert r["relaxed_pb_valid"] <= r["valid_connected"]
 
 
 def test_bad_sampler_option_is_one_line(tmp_path, capsys):
@@ -79,3 +83,24 @@ def test_bad_sampler_option_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "no_such_knob" in err and "\n" not in err
     assert not (tmp_path / "o.json").exists()
+
+
+def test_relaxed_figures_on_the_crystal_ligand():
+    """The 1S3V crystal ligand (heavy atoms, as the model writes them) relaxed in its pocket: one ligand of
+    two generated, PB-valid after relaxing (so 0.5 over the two), clear of the protein, moved under 2 Å."""
+    from rdkit import Chem
+
+    from molgen.validation.io import load_protein
+    from tests.benchmarks.test_pocket import PB
+
+    protein = PB / "1S3V" / "1s3v_protein_one_lig_removed.pdb"
+    lig = Chem.RemoveHs(Chem.MolFromMolFile(str(PB / "1S3V" / "1s3v_ligand.sdf"), removeHs=False))
+    heavy = load_protein(protein).pos
+    out = pocket_screen.relaxed_figures([lig], protein, heavy, lig.GetConformer().GetPositions().mean(0), num=2)
+    assert out["relaxed_n"] == 1 and out["relax_failed"] == 0
+    assert out["relaxed_pb_valid"] == 0.5 and out["relaxed_frac_min_protein_dist_ge_2A"] == 1.0
+    assert 0 < out["relax_rmsd_A_median"] < 2.0 and out["relaxed_pb_failures"] == {}
+    none = pocket_screen.relaxed_figures([], protein, heavy, lig.GetConformer().GetPositions().mean(0), num=2)
+    assert none["relaxed_n"] == 0 and none["relaxed_pb_valid"] == 0.0
+    means = pocket_screen.part_means([{"generated": 2, **out}, {"generated": 2, **none}])
+    assert means["relaxed_pb_valid"] == 0.25 and means["relaxed_n"] == 1 and means["relaxed_pb_failures"] == {}
