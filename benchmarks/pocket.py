@@ -206,26 +206,30 @@ def measure_cost(gm, pocket, num: int = 100, size: int | None = None) -> dict:
     out = {"num_ligands": num, "ligand_atoms": size, "pocket_atoms": int(pocket.context.num_nodes)}
     net = gm.model.net if isinstance(gm.model, PocketRadiusDenoiser) else gm.model
     radius = getattr(gm.model, "radius", None)
-    # the radius graph with and without the wrapper's savings (pruned pocket atoms, paired edges), timed
-    # alternately; the complete graph once (tens of seconds on CPU)
-    variants = {"radius": (radius, True, 3), "radius_no_savings": (radius, False, 3), "complete": (None, True, 1)}
-    if radius is None:
-        del variants["radius"], variants["radius_no_savings"]
-    models = {name: PocketRadiusDenoiser(net, r, savings).eval() for name, (r, savings, _) in variants.items()}
-    times: dict[str, list[float]] = {name: [] for name in variants}
+    # the radius graph with and without the wrapper's savings (pruned pocket atoms, paired edges): a warm-up,
+    # then three forwards each, alternated; the complete graph once (tens of seconds on CPU)
+    models = {"complete": PocketRadiusDenoiser(net, None).eval()}
+    if radius is not None:
+        models = {"radius": PocketRadiusDenoiser(net, radius, savings=True).eval(),
+                  "radius_no_savings": PocketRadiusDenoiser(net, radius, savings=False).eval()} | models
+    alternated = [name for name in models if name != "complete"]
+    times: dict[str, list[float]] = {name: [] for name in models}
+
+    def timed(name: str) -> None:
+        t0 = time.perf_counter()
+        models[name](inp)
+        times[name].append(time.perf_counter() - t0)
+
     with torch.no_grad():
-        for name in variants:
-            if variants[name][2] > 1:
-                models[name](inp)  # warm-up
-        for rep in range(3):
-            for name, (_, _, reps) in variants.items():
-                if rep < reps:
-                    t0 = time.perf_counter()
-                    models[name](inp)
-                    times[name].append(time.perf_counter() - t0)
-    for name, (r, savings, _) in variants.items():
-        out[name] = {"radius_A": r, "directed_edges": int(models[name].edge_mask(inp).sum()), "savings": savings,
-                     "forward_ms": round(1000 * min(times[name]), 1)}
+        for name in alternated:
+            models[name](inp)
+        for _ in range(3):
+            for name in alternated:
+                timed(name)
+        timed("complete")
+    for name, model in models.items():
+        out[name] = {"radius_A": model.radius, "directed_edges": int(model.edge_mask(inp).sum()),
+                     "savings": model.savings, "forward_ms": round(1000 * min(times[name]), 1)}
     return out
 
 
