@@ -168,3 +168,40 @@ def test_attention_network_from_a_prior_without_attention_is_the_prior(tmp_path)
     out = pocket(_ligand_and_pocket_input(DRUG_HEAVY, pocket.net.node_attr_dim, n_lig))
     torch.testing.assert_close(out.pos[:n_lig], want.pos, rtol=0, atol=1e-5)
     torch.testing.assert_close(out.type_logits[:n_lig], want.type_logits, rtol=0, atol=1e-5)
+
+
+def test_self_conditioned_pocket_network_from_a_prior_without_it_is_the_prior(tmp_path):
+    """train.self_condition: the warm-started network gets zero self-conditioning columns (atom embedding,
+    edge embedding, every layer's static edge features), so it computes the source's function with no
+    previous prediction and with any previous prediction; those columns then get gradients."""
+    from molgen.models import DenoiserOutput
+
+    prior, path = _model_file(tmp_path, DRUG_HEAVY)
+    torch.manual_seed(1)
+    cfg = {"model": {**TINY, "pocket_radius": 5.0}, "process": FLOW, "data": {"context": "pocket"},
+           "train": {"self_condition": True}}
+    pocket, _ = build_components(cfg, DRUG_HEAVY)
+    assert pocket.net.self_condition
+    info = warm_start(pocket, path)
+    # embed, embed_edge and msg_e + edge_e of each layer
+    assert info["self_condition_widened"] == 2 + 2 * TINY["num_layers"]
+    assert info["new_columns"] == pocket.net.node_attr_dim
+    inp = _ligand_input(DRUG_HEAVY, pocket.net.node_attr_dim)
+    want = prior(replace(inp, node_attr=None))
+    g = torch.Generator().manual_seed(5)
+    n, e = inp.pos.shape[0], inp.edge_index.shape[1]
+    previous = DenoiserOutput(torch.randn(n, 3, generator=g), torch.randn(n, DRUG_HEAVY.num_types, generator=g),
+                              torch.randn(n, DRUG_HEAVY.num_charges, generator=g),
+                              torch.randn(e, NUM_BOND_TYPES, generator=g))
+    for sc in (None, previous):
+        got = pocket(replace(inp, self_cond=sc))
+        for a, b in zip((got.pos, got.type_logits, got.charge_logits, got.bond_logits),
+                        (want.pos, want.type_logits, want.charge_logits, want.bond_logits), strict=True):
+            torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
+    got.pos.square().sum().backward()
+    w = pocket.net.embed[0].weight
+    hidden = w.shape[0]
+    sc_cols = w.grad[:, w.shape[1] - hidden - DRUG_HEAVY.num_types - DRUG_HEAVY.num_charges:w.shape[1] - hidden]
+    assert float(sc_cols.abs().sum()) > 0
+    layer = pocket.net.layers[0]
+    assert float(layer.msg_e.weight.grad[:, -TINY["num_rbf"]:].abs().sum()) > 0
