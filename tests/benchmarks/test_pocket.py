@@ -355,3 +355,19 @@ def test_measure_sampling_times_the_sampler_batches_and_one_batch(monkeypatch):
     assert res["seconds"] > 0 and res["one_batch_seconds"] > 0 and res["num"] == 5
     # the limits are back after the one-batch run
     assert sizes.MAX_BATCH_CONTEXT_PAIRS == 2 * 30 * pk.context.num_nodes and sizes.MAX_BATCH_PAIRS == 20_000
+
+
+def test_sampler_batches_benchmark_runs_both_arms(tmp_path, monkeypatch):
+    from benchmarks import sampler_batches
+    from molgen.sampling import sizes
+
+    monkeypatch.setattr(sizes, "MAX_BATCH_PAIRS", 60)  # 4-6 heavy-atom molecules: a few per batch
+    out = tmp_path / "b.json"
+    res = sampler_batches.main(["--checkpoint", str(ROOT / "data" / "checkpoints" / "qm9_heavy_flow.ckpt"),
+                                "--num", "6", "--batch-size", "6", "--steps", "2", "--rounds", "2", "--out", str(out)])
+    assert json.loads(out.read_text()) == res
+    assert sum(res["batches"]) == 6 and len(res["batches"]) > 1
+    assert [len(v) for v in res["seconds"].values()] == [2, 2] and sizes.MAX_BATCH_PAIRS == 60
+    with pytest.raises(SystemExit) as exc:
+        sampler_batches.main(["--checkpoint", str(tmp_path / "nope.ckpt"), "--out", str(out)])
+    assert exc.value.code == 2
