@@ -114,7 +114,7 @@ def sample_cmd(
     checkpoint: Optional[Path] = typer.Option(None, "--checkpoint", "-c", help="Model file; default: shipped QM9 model."),
     num: int = typer.Option(100, "--num", "-n", help="Molecules to generate."),
     steps: int = typer.Option(20, "--steps", help="Sampler steps."),
-    batch_size: int = typer.Option(100, "--batch-size", help="Molecules per batch."),
+    batch_size: int = typer.Option(100, "--batch-size", help="Most molecules per batch (cut smaller by atom pairs)."),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("cpu", "--device"),
     num_atoms: Optional[int] = typer.Option(
@@ -302,7 +302,7 @@ def pose_cmd(
                                        "with --protein, else none."),
     view: str = typer.Option("progressive", "--view", help="progressive | revealed: how the network sees the "
                              "fixed atom and bond types."),
-    batch_size: int = typer.Option(50, "--batch-size", help="Poses per batch."),
+    batch_size: int = typer.Option(50, "--batch-size", help="Most poses per batch (cut smaller by atom pairs)."),
     seed: int = typer.Option(0, "--seed"),
     device: str = typer.Option("cpu", "--device"),
 ) -> None:

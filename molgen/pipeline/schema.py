@@ -105,7 +105,7 @@ class GenerateStep(_Strict):
     checkpoint: Path | None = None
     num: int = Field(100, ge=1)
     steps: int = Field(20, ge=1, description="sampler steps")
-    batch_size: int = Field(100, ge=1, description="molecules per sampler batch")
+    batch_size: int = Field(100, ge=1, description="most molecules per sampler batch (cut smaller by atom pairs)")
     chunk_size: int = Field(100, ge=1, description="molecules per chunk (unit of work, resume, shards)")
     num_atoms: int | None = Field(None, ge=1)
     atoms_range: tuple[int, int] | None = None
