@@ -575,7 +575,8 @@ def generate_conditioned_graphs(
 ) -> list[Data] | tuple[list[Data], list[tuple[MolState, MolState]]]:
     """Sample ``num`` ligands in a pocket and/or around a fixed fragment.
 
-    Sizes (ligand atoms, fragment included): ``num_atoms``, else uniform in ``atoms_range``, else
+    The free atoms' prior is centred on the pocket's centre of mass, or on the fragment's when there is one
+    (with or without a pocket). Sizes (ligand atoms, fragment included): ``num_atoms``, else uniform in ``atoms_range``, else
     the pocket-size histogram (with a pocket) or the dataset's size histogram, keeping sizes larger
     than the fragment. Batch k is drawn with a generator seeded by ``(seed, k)``, as
     :func:`molgen.sampling.generate.generate_graphs`; batches hold at most ``batch_size`` ligands and
@@ -623,6 +624,12 @@ def generate_conditioned_graphs(
         sizes = sample_num_atoms(hist, num, generator=gen)
     if nf and num and int(sizes.min()) <= nf:
         raise MolgenError(f"the fragment has {nf} atoms: ask for more atoms than that (got {int(sizes.min())})")
+    # grown atoms start around the fragment, not the pocket centre: from the pocket centre (6.6 Å from the
+    # 1S3V trimethoxyphenyl) the shipped pocket model grew a separate molecule beside the fragment in 19 of
+    # 20 draws, from the fragment's centre it bonded to it in 20 of 20 (README, "Fragment growing in a pocket")
+    center = None
+    if fragment is not None and pocket is not None:
+        center = fragment.pos.to(torch.get_default_dtype()).mean(0)
     out: list[Data] = []
     states = []
     batches = sampler_batches(sizes.tolist(), batch_size, 0 if pocket is None else int(pocket.context.num_nodes))
@@ -631,6 +638,7 @@ def generate_conditioned_graphs(
         template = MolState.template(
             sizes[start:stop], vocab.num_types, vocab.num_charges, fragment=fragment,
             context=None if pocket is None else pocket.context, device=device,
+            center=None if center is None else center.to(device).expand(stop - start, 3),
         )
         final = sample(model, process, template, steps, self_condition=self_condition, generator=g)
         if return_states:

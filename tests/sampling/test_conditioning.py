@@ -397,6 +397,10 @@ def test_fragment_smarts_in_pocket_bit_exact(pocket_model, tmp_path):
     _, states = generate_conditioned_graphs(gm.model, gm.process, gm.vocab, gm.stats, 2, 3, pocket=pocket,
                                             fragment=frag, seed=2, return_states=True)
     _check_state_fragment(states, 8)
+    # with a fragment the free atoms' prior is centred on it, not on the pocket
+    template = states[0][0]
+    assert torch.allclose(template.center, frag.pos.mean(0).expand(2, 3).to(template.center.dtype), atol=1e-5)
+    assert (pocket.context.pos.double().mean(0) - frag.pos.double().mean(0)).norm() > 1.0  # the test has power
     # through the CLI: the reference written as the file the user would give
     ref_sdf = tmp_path / "ref.sdf"
     Chem.MolToMolFile(ref, str(ref_sdf))
