@@ -355,6 +355,30 @@ def placement_figures(valid_connected, pb_valid, figs: list[dict]) -> dict:
     }
 
 
+def relax_sanitisable(mols, protein_heavy) -> tuple[list, list[dict]]:
+    """Every molecule RDKit can sanitise (a copy; None and the rest are passed over) relaxed in the pocket
+    (:func:`molgen.docking.relax.relax_in_pocket`, default settings): (the relaxed molecules, one row per
+    molecule tried, with ``relax_status`` and ``relax_rmsd_A``)."""
+    from rdkit import Chem
+
+    from molgen.docking.relax import RelaxSettings, relax_in_pocket
+
+    relaxed, rows = [], []
+    for m in mols:
+        if m is None:
+            continue
+        mol = Chem.Mol(m)
+        try:
+            Chem.SanitizeMol(mol)
+        except Exception:  # noqa: BLE001, S112 - only molecules RDKit accepts are relaxed
+            continue
+        new, row = relax_in_pocket(mol, protein_heavy, RelaxSettings())
+        rows.append(row)
+        if new is not None:
+            relaxed.append(new)
+    return relaxed, rows
+
+
 def graph_mols(graphs, vocab) -> list:
     """Every generated graph as an RDKit molecule, unsanitised (None where RDKit cannot read the record)."""
     from rdkit import Chem

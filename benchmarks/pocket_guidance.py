@@ -33,7 +33,15 @@ import statistics
 import time
 from pathlib import Path
 
-from benchmarks.pocket import _frac, _median, graph_mols, heavy_centroid, ligand_figures, placement_figures
+from benchmarks.pocket import (
+    _frac,
+    _median,
+    graph_mols,
+    heavy_centroid,
+    ligand_figures,
+    placement_figures,
+    relax_sanitisable,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 log = logging.getLogger("benchmarks.pocket_guidance")
@@ -100,24 +108,9 @@ def run_site(gm, name: str, protein: Path, ligand: Path, num: int, steps: int, s
 
 def relax_figures(mols, protein: Path, protein_heavy, ref_centroid) -> dict:
     """Relax the ligands that sanitise (MMFF in the protein's field) and measure them again."""
-    from rdkit import Chem
-
-    from molgen.docking.relax import RelaxSettings, relax_in_pocket
     from molgen.validation import validate_molecules
 
-    relaxed, rows = [], []
-    for m in mols:
-        if m is None:
-            continue
-        mol = Chem.Mol(m)
-        try:
-            Chem.SanitizeMol(mol)
-        except Exception:  # noqa: BLE001, S112 - only molecules RDKit accepts are relaxed
-            continue
-        new, row = relax_in_pocket(mol, protein_heavy, RelaxSettings())
-        rows.append(row)
-        if new is not None:
-            relaxed.append(new)
+    relaxed, rows = relax_sanitisable(mols, protein_heavy)
     if not relaxed:
         return {"n": 0}
     val = validate_molecules(relaxed, protein=protein, progress=False)

@@ -52,6 +52,7 @@ from benchmarks.pocket import (
     ligand_figures,
     parse_guidance_options,
     placement_figures,
+    relax_sanitisable,
 )
 from benchmarks.sampler_settings import parse_setting
 
@@ -108,19 +109,9 @@ def screen_site(gm, row: dict, num: int, steps: int, seed: int, atoms_range: tup
 def relaxed_figures(mols: list, protein: str | Path, protein_heavy, ref_centroid, num: int) -> dict:
     """``mols`` (the valid & connected ligands of a site, of ``num`` generated) relaxed in the pocket and
     validated again (see the module docstring); a ligand that fails to relax counts as not PB-valid."""
-    from rdkit import Chem
-
-    from molgen.docking.relax import RelaxSettings, relax_in_pocket
     from molgen.validation import validate_molecules
 
-    relaxed, rows = [], []
-    for m in mols:
-        mol = Chem.Mol(m)
-        Chem.SanitizeMol(mol)  # valid & connected: RDKit sanitised it in validation
-        new, info = relax_in_pocket(mol, protein_heavy, RelaxSettings())
-        rows.append(info)
-        if new is not None:
-            relaxed.append(new)
+    relaxed, rows = relax_sanitisable(mols, protein_heavy)  # valid & connected: every one sanitises
     out = {"relaxed_n": len(relaxed), "relax_failed": len(mols) - len(relaxed), "relaxed_pb_valid": 0.0,
            "relaxed_frac_min_protein_dist_ge_2A": None, "relax_rmsd_A_median": None, "relaxed_pb_failures": {}}
     if relaxed:
@@ -143,6 +134,15 @@ def failed_checks(table) -> dict[str, int]:
     return dict(sorted(((n, c) for n, c in counts.items() if c), key=lambda kv: -kv[1]))
 
 
+def _summed_counts(rows: list[dict], key: str) -> dict[str, int]:
+    """The ``{check: count}`` tables under ``key`` of ``rows`` summed, largest first."""
+    total: dict[str, int] = {}
+    for r in rows:
+        for name, n in r.get(key, {}).items():
+            total[name] = total.get(name, 0) + n
+    return dict(sorted(total.items(), key=lambda kv: -kv[1]))
+
+
 def part_means(rows: list[dict]) -> dict:
     """Mean over sites of each :data:`SUMMARY_KEYS` figure (sites without the figure left out)."""
     out = {"sites": len(rows)}
@@ -150,18 +150,10 @@ def part_means(rows: list[dict]) -> dict:
         values = [r[key] for r in rows if r.get(key) is not None]
         out[key] = round(sum(values) / len(values), 3) if values else None
     out["valid_connected_n"] = round(sum((r.get("valid_connected") or 0) * r.get("generated", 0) for r in rows))
-    failures: dict[str, int] = {}
-    for r in rows:
-        for name, n in r.get("pb_failures", {}).items():
-            failures[name] = failures.get(name, 0) + n
-    out["pb_failures"] = dict(sorted(failures.items(), key=lambda kv: -kv[1]))
+    out["pb_failures"] = _summed_counts(rows, "pb_failures")
     if any("relaxed_pb_failures" in r for r in rows):
-        relaxed: dict[str, int] = {}
-        for r in rows:
-            for name, n in r.get("relaxed_pb_failures", {}).items():
-                relaxed[name] = relaxed.get(name, 0) + n
         out["relaxed_n"] = sum(r.get("relaxed_n", 0) for r in rows)
-        out["relaxed_pb_failures"] = dict(sorted(relaxed.items(), key=lambda kv: -kv[1]))
+        out["relaxed_pb_failures"] = _summed_counts(rows, "relaxed_pb_failures")
     return out
 
 

@@ -130,8 +130,8 @@ def warm_start(model: nn.Module, source: str | Path, ema: nn.Module | None = Non
             new[key] = _embed_columns(s, value.shape, num_types, num_charges, sc_node_columns)
             widened = value.shape[1] - s.shape[1] - sc_node_columns
             sc_tensors += bool(sc_node_columns)
-        elif new_sc and bare.endswith(SELF_COND_EDGE_KEYS) and _zero_columns_after(s, value.shape) is not None:
-            new[key] = _zero_columns_after(s, value.shape)
+        elif new_sc and bare.endswith(SELF_COND_EDGE_KEYS) and (grown := _zero_columns_after(s, value.shape)) is not None:
+            new[key] = grown
             sc_tensors += 1
         else:
             raise MolgenError(f"init_from parameter {bare!r} has shape {tuple(s.shape)}, this run's "
