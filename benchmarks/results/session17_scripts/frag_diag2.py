@@ -1,0 +1,26 @@
+"""Fragment growing without the pocket (same model, same fragment) and with it: attachment rate."""
+import sys
+from pathlib import Path
+import torch
+from molgen.sampling.conditioning import load_pocket, fragment_from_smarts, generate_conditioned_graphs, read_first_mol
+from molgen.training import load_model
+
+torch.set_num_threads(2)
+gm = load_model(Path(sys.argv[1]))
+d = Path("data/complexes/posebusters/1S3V")
+ref = read_first_mol(d / "1s3v_ligand.sdf")
+pk = load_pocket(d / "1s3v_protein_one_lig_removed.pdb", ref_ligand=ref, vocab=gm.vocab)
+frag, _ = fragment_from_smarts(d / "1s3v_ligand.sdf", "c1cc(OC)c(OC)c(OC)c1", gm.vocab)
+nf = frag.num_nodes
+for name, pocket in (("no pocket", None), ("pocket", pk)):
+    for rng in ((22, 32), (14, 18)):
+        graphs = generate_conditioned_graphs(gm.model, gm.process, gm.vocab, gm.stats, 20, 20, pocket=pocket,
+                                             fragment=frag, seed=1, self_condition=gm.self_condition, atoms_range=rng)
+        att, dmins = 0, []
+        for g in graphs:
+            ei, bt = g.edge_index, g.bond_type
+            cross = any(int(t) > 0 and ((int(a) < nf) != (int(b) < nf)) for a, b, t in zip(ei[0], ei[1], bt))
+            att += cross
+            dmins.append(torch.cdist(g.pos[nf:], g.pos[:nf]).min().item())
+        dmins.sort()
+        print(name, rng, "attached", att, "of 20; nearest grown-fragment distance median %.2f" % dmins[10], flush=True)
