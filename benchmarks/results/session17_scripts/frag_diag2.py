@@ -1,8 +1,15 @@
 """Fragment growing without the pocket (same model, same fragment) and with it: attachment rate."""
 import sys
 from pathlib import Path
+
 import torch
-from molgen.sampling.conditioning import load_pocket, fragment_from_smarts, generate_conditioned_graphs, read_first_mol
+
+from molgen.sampling.conditioning import (
+    fragment_from_smarts,
+    generate_conditioned_graphs,
+    load_pocket,
+    read_first_mol,
+)
 from molgen.training import load_model
 
 torch.set_num_threads(2)
@@ -23,4 +30,4 @@ for name, pocket in (("no pocket", None), ("pocket", pk)):
             att += cross
             dmins.append(torch.cdist(g.pos[nf:], g.pos[:nf]).min().item())
         dmins.sort()
-        print(name, rng, "attached", att, "of 20; nearest grown-fragment distance median %.2f" % dmins[10], flush=True)
+        print(name, rng, "attached", att, f"of 20; nearest grown-fragment distance median {dmins[10]:.2f}", flush=True)

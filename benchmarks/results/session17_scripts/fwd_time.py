@@ -1,9 +1,13 @@
 """Forward of the shipped pocket model on 100 prior ligands (33 atoms) in the first held-out FEP pocket at t=0.5:
 bond head on all pairs (old) vs ligand pairs only (new), and the input split in chunks; alternated."""
-import json, sys, time
+import json
+import sys
+import time
 from pathlib import Path
+
 import torch
-from benchmarks.pocket import held_out_fep_sites, _site_ligands
+
+from benchmarks.pocket import _site_ligands, held_out_fep_sites
 from molgen.models.egnn import EGNN
 from molgen.processes.state import MolState
 from molgen.sampling.conditioning import load_pocket
@@ -12,7 +16,7 @@ from molgen.training import load_model
 torch.set_num_threads(int(sys.argv[1]))
 gm = load_model(Path("data/checkpoints/pocket_flow.ckpt"))
 by_site = held_out_fep_sites(Path("runs/data/complexes_all/split"))
-first = by_site[list(by_site)[0]]
+first = by_site[next(iter(by_site))]
 pocket = load_pocket(first[0]["protein"], ref_ligand=_site_ligands(first, 1)[0], vocab=gm.vocab)
 new = EGNN.bond_logits
 def old(self, h, x, e, pairs, pocket):
