@@ -40,6 +40,7 @@ from molgen.models.base import DenoiserInput, DenoiserOutput
 from molgen.processes.discrete import Categorical
 from molgen.processes.schedules import TIME_DISTS, time_quantile
 from molgen.processes.state import MolState, masked_graph_mean
+from molgen.processes.valence import atom_caps, repair_valence
 
 #: (MolState field, DenoiserOutput logits field, loss key) of the three categorical variables.
 CLASS_FIELDS = (
@@ -48,6 +49,8 @@ CLASS_FIELDS = (
     ("bond", "bond_logits", "bond"),
 )
 DEFAULT_LOSS_WEIGHTS = {"pos": 1.0, "type": 0.4, "charge": 0.4, "bond": 1.0}
+#: Valence-constrained bond decoding (:mod:`molgen.processes.valence`): never, on the last bonds, every step.
+VALENCE_MODES = ("off", "final", "steps")
 
 Denoise = Callable[[MolState, float], DenoiserOutput]
 
@@ -77,6 +80,11 @@ class GenerativeProcess:
             are final under the absorbing process, so the sampler never reads their predictions;
             scoring them (49 % of the type and bond items of a QM9 batch under logit-normal t) only
             teaches the network to copy its input. SemlaFlow and FlowMol score masked tokens only.
+        valence: sampling only: ``off`` (bonds as sampled), ``final`` (the last bonds decoded under the
+            atoms' valence caps, :mod:`molgen.processes.valence`) or ``steps`` (also after every step's
+            jumps, so the network is shown chemically possible partial graphs).
+        valence_caps: ``[T, C]`` largest bond-order sum per (atom type, charge)
+            (:func:`molgen.processes.valence.valence_caps`); needed unless ``valence`` is ``off``.
     """
 
     name = "base"
@@ -95,6 +103,8 @@ class GenerativeProcess:
         loss_weights: dict[str, float] | None = None,
         time_dist: str = "uniform",
         class_loss: str = "all",
+        valence: str = "off",
+        valence_caps: Tensor | None = None,
     ) -> None:
         self.num_classes = {"atom_type": num_types, "charge": num_charges, "bond": num_bond_types}
         self.continuous_classes = discrete == "continuous"
@@ -121,6 +131,11 @@ class GenerativeProcess:
         if class_loss == "masked" and discrete != "masked":
             raise ValueError(f"class_loss 'masked' needs discrete 'masked', not {discrete!r}")
         self.class_loss = class_loss
+        if valence not in VALENCE_MODES:
+            raise ValueError(f"unknown valence {valence!r}; choose one of {', '.join(VALENCE_MODES)}")
+        if valence != "off" and (valence_caps is None or self.continuous_classes):
+            raise ValueError(f"valence {valence!r} needs the vocabulary's valence caps and a discrete mode")
+        self.valence, self.valence_caps = valence, valence_caps
 
     # ---- what a subclass defines -------------------------------------------------------------
     def coefficients(self, t: Tensor) -> tuple[Tensor, Tensor]:
@@ -372,7 +387,20 @@ class GenerativeProcess:
                 x, self._logits(out, state, logit_field), float(t), float(t_next), generator
             )
             changes[field] = torch.where(fixed, x, new)
-        return state.replace(**changes)
+        state = state.replace(**changes)
+        if self.valence == "steps":
+            state = self.constrain_valence(state, out)
+        return state
+
+    def constrain_valence(self, state: MolState, out: DenoiserOutput) -> MolState:
+        """The state with its decided bonds decoded under the valence caps (:mod:`molgen.processes.valence`):
+        only ligand–ligand pairs that are not fixed change; atoms whose type or charge is still masked
+        are not constrained."""
+        ligand = ~(state.context[state.pairs[0]] | state.context[state.pairs[1]])
+        logits = self._logits(out, state, "bond_logits")[ligand]
+        cap = atom_caps(state.atom_type, state.charge, self.valence_caps, ~state.context)
+        bond = repair_valence(state.bond[ligand], logits, state.pairs[:, ligand], cap, ~state.pair_fixed[ligand])
+        return state.replace(bond=state.bond.masked_scatter(ligand, bond))
 
     def finalize(self, state: MolState, out: DenoiserOutput | None = None) -> MolState:
         """Final state with class indices: argmax of continuous class vectors; masked tokens left
@@ -385,7 +413,10 @@ class GenerativeProcess:
             else:
                 logits = None if out is None else self._logits(out, state, logit_field)
                 changes[field] = self.cat[field].finalize(x, logits)
-        return state.replace(**changes)
+        state = state.replace(**changes)
+        if self.valence != "off" and out is not None:
+            state = self.constrain_valence(state, out)
+        return state
 
 
 PROCESSES: dict[str, type[GenerativeProcess]] = {}

@@ -42,6 +42,10 @@ def build_components(cfg: dict, vocab: Vocab) -> tuple[torch.nn.Module, object]:
         from molgen.sampling.conditioning import PocketRadiusDenoiser
 
         model = PocketRadiusDenoiser(model, pocket_radius)
+    if pkw.get("valence", "off") != "off":
+        from molgen.processes.valence import valence_caps
+
+        pkw["valence_caps"] = valence_caps(vocab.elements, vocab.charges)
     process = build_process(cfg["process"]["name"], num_types=vocab.num_types, num_charges=vocab.num_charges, **pkw)
     return model, process
 
