@@ -25,7 +25,11 @@ ligands, so it compares with ``pb_valid``), ``relaxed_frac_min_protein_dist_ge_2
 ``relax_rmsd_A_median`` (over the relaxed ligands) and ``relaxed_pb_failures``: the molecules stay the
 model's; the relaxed ones are a separate column.
 ``--atoms-range LO:HI`` draws ligand sizes uniformly in [LO, HI] instead of from the model's pocket-size
-histogram (the sampler's ``atoms_range``). Writes one JSON with the machine, the arguments, each model's
+histogram (the sampler's ``atoms_range``). ``--parts fep`` or ``--parts crystal`` screens one part only.
+``--workers N`` validates in N processes; ``--embed-timeout S`` bounds each ETKDG ensemble of the internal-energy
+check (the validator's default is 120 s): once every ligand is valid (valence-constrained bonds), a few strained
+ones can each spend minutes there, and a ligand whose ensemble does not embed in time fails that check, so
+a shorter limit can only lower ``pb_valid``. Writes one JSON with the machine, the arguments, each model's
 meta and its wall time. A missing checkpoint or split file is one line naming it, exit code 2.
 """
 
@@ -78,7 +82,8 @@ def screen_sites(split_dir: Path) -> list[tuple[str, str, dict]]:
 
 
 def screen_site(gm, row: dict, num: int, steps: int, seed: int, atoms_range: tuple[int, int] | None,
-                guidance=None, prior_mix: float | None = None, relax: bool = False) -> dict:
+                guidance=None, prior_mix: float | None = None, relax: bool = False,
+                validation: dict | None = None) -> dict:
     """Generated-ligand figures in one pocket (see the module docstring)."""
     from molgen.sampling.conditioning import generate_conditioned_graphs, load_pocket
     from molgen.validation import validate_molecules
@@ -90,13 +95,13 @@ def screen_site(gm, row: dict, num: int, steps: int, seed: int, atoms_range: tup
     graphs = generate_conditioned_graphs(gm.model, gm.process, gm.vocab, gm.stats, num, steps, pocket=pocket,
                                          batch_size=num, seed=seed, self_condition=gm.self_condition,
                                          atoms_range=atoms_range, guidance=guidance, prior_mix=prior_mix)
-    t = validate_molecules(graphs, vocab=gm.vocab, protein=protein, progress=False).table
+    t = validate_molecules(graphs, vocab=gm.vocab, protein=protein, progress=False, **(validation or {})).table
     mols, protein_heavy = graph_mols(graphs, gm.vocab), load_protein(protein).pos
     figs = ligand_figures(mols, protein_heavy, heavy_centroid(ref))
     relaxed = {}
     if relax:
         whole = [m for m, ok in zip(mols, t["valid_connected"]) if ok]
-        relaxed = relaxed_figures(whole, protein, protein_heavy, heavy_centroid(ref), num)
+        relaxed = relaxed_figures(whole, protein, protein_heavy, heavy_centroid(ref), num, validation)
     return {"protein": Path(protein).name, "pocket_atoms": int(pocket.context.num_nodes), "generated": num,
             "valid": round(float(t["valid"].mean()), 3),
             "valid_connected": round(float(t["valid_connected"].mean()), 3),
@@ -106,7 +111,8 @@ def screen_site(gm, row: dict, num: int, steps: int, seed: int, atoms_range: tup
             "pb_failures": failed_checks(t), **relaxed}
 
 
-def relaxed_figures(mols: list, protein: str | Path, protein_heavy, ref_centroid, num: int) -> dict:
+def relaxed_figures(mols: list, protein: str | Path, protein_heavy, ref_centroid, num: int,
+                    validation: dict | None = None) -> dict:
     """``mols`` (the valid & connected ligands of a site, of ``num`` generated) relaxed in the pocket and
     validated again (see the module docstring); a ligand that fails to relax counts as not PB-valid."""
     from molgen.validation import validate_molecules
@@ -115,7 +121,7 @@ def relaxed_figures(mols: list, protein: str | Path, protein_heavy, ref_centroid
     out = {"relaxed_n": len(relaxed), "relax_failed": len(mols) - len(relaxed), "relaxed_pb_valid": 0.0,
            "relaxed_frac_min_protein_dist_ge_2A": None, "relax_rmsd_A_median": None, "relaxed_pb_failures": {}}
     if relaxed:
-        t = validate_molecules(relaxed, protein=protein, progress=False).table
+        t = validate_molecules(relaxed, protein=protein, progress=False, **(validation or {})).table
         dist = [f["min_protein_dist_A"] for f in ligand_figures(relaxed, protein_heavy, ref_centroid)]
         out.update(relaxed_pb_valid=round(float(t["pb_valid"].sum()) / num, 3),
                    relaxed_frac_min_protein_dist_ge_2A=round(sum(d >= 2.0 for d in dist) / len(dist), 3),
@@ -159,11 +165,12 @@ def part_means(rows: list[dict]) -> dict:
 
 def screen_model(checkpoint: Path, sites, num: int, steps: int, seed: int, atoms_range,
                  process_options: dict | None = None, guidance=None, prior_mix: float | None = None,
-                 relax: bool = False) -> dict:
+                 relax: bool = False, validation: dict | None = None) -> dict:
     """Every site for one model file: per-site rows and the means per part. ``process_options`` replace
     the file's sampler settings (as ``molgen sample --option``); ``guidance``:
     :class:`~molgen.sampling.guidance.GuidanceSettings` or None; ``prior_mix``: as ``molgen sample
-    --prior-mix``; ``relax``: also the relaxed-ligand figures."""
+    --prior-mix``; ``relax``: also the relaxed-ligand figures; ``validation``: keyword arguments of
+    ``validate_molecules`` (``workers``, ``embed_timeout_s``)."""
     from molgen.training import load_model
 
     gm = load_model(checkpoint, process_options=process_options or None)
@@ -171,7 +178,7 @@ def screen_model(checkpoint: Path, sites, num: int, steps: int, seed: int, atoms
     rows = []
     for name, part, row in sites:
         rows.append({"site": name, "part": part,
-                     **screen_site(gm, row, num, steps, seed, atoms_range, guidance, prior_mix, relax)})
+                     **screen_site(gm, row, num, steps, seed, atoms_range, guidance, prior_mix, relax, validation)})
         log.info("%s %s: %s", checkpoint.name, name, {k: rows[-1][k] for k in ("valid", "valid_connected", "pb_valid")})
     parts = sorted({r["part"] for r in rows})
     return {"checkpoint": str(checkpoint), "meta": gm.meta, "process": gm.config["process"],
@@ -199,6 +206,11 @@ def parser() -> argparse.ArgumentParser:
                          "(as molgen sample --prior-mix)")
     ap.add_argument("--relax", action="store_true",
                     help="also relax the valid & connected ligands in the pocket (MMFF) and validate them again")
+    ap.add_argument("--parts", default="fep,crystal", help="which held-out sites: fep, crystal or both (comma-separated)")
+    ap.add_argument("--workers", type=int, default=0, help="validation worker processes (0: in this process)")
+    ap.add_argument("--embed-timeout", type=int, default=None, metavar="S",
+                    help="time limit of each ETKDG ensemble of the internal-energy check, s (default: the "
+                         "validator's); a ligand whose ensemble does not embed in time fails the check")
     ap.add_argument("--out", type=Path, required=True, help="results JSON")
     return ap
 
@@ -220,14 +232,21 @@ def main(argv: list[str] | None = None) -> dict:
         options = parse_setting(",".join(args.option))
         guidance = parse_guidance_options(args.guidance, args.guidance_option)
         sites = screen_sites(args.split_dir)
-        fep = [s for s in sites if s[1] == "fep"]
-        crystal = [s for s in sites if s[1] == "crystal"][:args.crystals]
+        parts = {p.strip() for p in args.parts.split(",") if p.strip()}
+        if not parts or parts - {"fep", "crystal"}:
+            raise MolgenError(f"--parts takes fep, crystal or both, not {args.parts!r}")
+        fep = [s for s in sites if s[1] == "fep" and "fep" in parts]
+        crystal = [s for s in sites if s[1] == "crystal" and "crystal" in parts][:args.crystals]
+        validation = {"workers": args.workers}
+        if args.embed_timeout is not None:
+            validation["embed_timeout_s"] = args.embed_timeout
         result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   "machine": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
                   "torch_threads": torch.get_num_threads(), "load_start": os.getloadavg(),
                   "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
                   "models": [screen_model(ck, fep + crystal, args.num, args.steps, args.seed, atoms_range,
-                                          options, guidance, args.prior_mix, args.relax) for ck in args.checkpoint]}
+                                          options, guidance, args.prior_mix, args.relax, validation)
+                             for ck in args.checkpoint]}
     except MolgenError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None

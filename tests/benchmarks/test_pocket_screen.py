@@ -73,6 +73,23 @@ def test_shipped_pocket_model_end_to_end(tmp_path):
         assert r["relaxed_pb_valid"] <= r["valid_connected"]
 
 
+
+def test_one_part_and_validation_settings(tmp_path, capsys):
+    """``--parts crystal`` screens the crystal pocket only; ``--embed-timeout`` and ``--workers`` reach the
+    validator (the arguments are recorded); a part that does not exist is a one-line error."""
+    two_site_split(tmp_path)
+    ck = str(ROOT / "data" / "checkpoints" / "pocket_flow.ckpt")
+    res = pocket_screen.main(["--split-dir", str(tmp_path), "--checkpoint", ck, "--num", "2", "--steps", "2",
+                              "--atoms-range", "10:12", "--parts", "crystal", "--embed-timeout", "30",
+                              "--out", str(tmp_path / "o.json")])
+    (model,) = res["models"]
+    assert [r["site"] for r in model["per_site"]] == ["1S3V"] and list(model["mean_over_sites"]) == ["crystal"]
+    assert res["arguments"]["embed_timeout"] == 30 and model["process"]["valence"] == "final"
+    with pytest.raises(SystemExit) as exc:
+        pocket_screen.main(["--split-dir", str(tmp_path), "--checkpoint", ck, "--parts", "kinases",
+                            "--out", str(tmp_path / "p.json")])
+    assert exc.value.code == 2 and "kinases" in capsys.readouterr().err
+
 def test_bad_sampler_option_is_one_line(tmp_path, capsys):
     _split(tmp_path)
     with pytest.raises(SystemExit) as exc:
