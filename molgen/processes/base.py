@@ -131,6 +131,8 @@ class GenerativeProcess:
         if class_loss == "masked" and discrete != "masked":
             raise ValueError(f"class_loss 'masked' needs discrete 'masked', not {discrete!r}")
         self.class_loss = class_loss
+        if valence is False:  # YAML 1.1 reads ``off`` as false
+            valence = "off"
         if valence not in VALENCE_MODES:
             raise ValueError(f"unknown valence {valence!r}; choose one of {', '.join(VALENCE_MODES)}")
         if valence != "off" and (valence_caps is None or self.continuous_classes):

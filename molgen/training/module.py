@@ -42,6 +42,8 @@ def build_components(cfg: dict, vocab: Vocab) -> tuple[torch.nn.Module, object]:
         from molgen.sampling.conditioning import PocketRadiusDenoiser
 
         model = PocketRadiusDenoiser(model, pocket_radius)
+    if pkw.get("valence") is False:  # YAML 1.1 (--option, workflow options) reads ``off`` as false
+        pkw["valence"] = "off"
     if pkw.get("valence", "off") != "off":
         from molgen.processes.valence import valence_caps
 

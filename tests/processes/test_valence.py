@@ -143,3 +143,19 @@ def test_valence_needs_the_caps_and_a_known_mode():
         build_process("flow", 3, 2, valence="final")
     with pytest.raises(ValueError, match="unknown valence"):
         build_process("flow", 3, 2, valence="sometimes", valence_caps=valence_caps(ELEMENTS, CHARGES))
+
+
+def test_valence_off_as_a_user_writes_it():
+    """``--option valence=off`` and a workflow's ``options: {valence: off}`` are YAML, where ``off`` reads as
+    false: the shipped files (``valence: final``) must still sample with it switched off."""
+    from pathlib import Path
+
+    from molgen.config import parse_options
+    from molgen.training import load_model
+
+    opts = parse_options(["valence=off"])
+    assert opts == {"valence": False}  # the YAML reading this guards against
+    ckpt = Path(__file__).resolve().parents[2] / "data" / "checkpoints" / "drug_heavy_flow.ckpt"
+    assert load_model(ckpt).process.valence == "final"
+    assert load_model(ckpt, process_options=opts).process.valence == "off"
+    assert build_process("flow", 3, 2, valence=False).valence == "off"
