@@ -42,9 +42,7 @@ def build_components(cfg: dict, vocab: Vocab) -> tuple[torch.nn.Module, object]:
         from molgen.sampling.conditioning import PocketRadiusDenoiser
 
         model = PocketRadiusDenoiser(model, pocket_radius)
-    if pkw.get("valence") is False:  # YAML 1.1 (--option, workflow options) reads ``off`` as false
-        pkw["valence"] = "off"
-    if pkw.get("valence", "off") != "off":
+    if pkw.get("valence", "off") not in ("off", False):  # YAML 1.1 reads ``off`` as false; the process maps it
         from molgen.processes.valence import valence_caps
 
         pkw["valence_caps"] = valence_caps(vocab.elements, vocab.charges)
