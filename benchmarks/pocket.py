@@ -55,6 +55,10 @@ with ``--skip`` (comma-separated: ``cost,sampling,generation,crystal_generation,
   (``top1_within_2A_score``, ``top1_within_2A_minimize``), >= the count for Vina's redocking in the
   same run (``vina_redock_within_2A``; 6/12 when last measured). ``sampling``: 100 ligands in < 60 s.
 
+Validation: ``--workers N`` validates in N processes; ``--embed-timeout S`` bounds each ETKDG ensemble of the
+internal-energy check (a ligand whose ensemble does not embed in time fails it, so PB-valid is then a lower
+bound); both are recorded under ``settings.validation``.
+
 Sampling-time guidance (``--guidance``, settings with ``--guidance-option KEY=VALUE``, see
 :mod:`molgen.sampling.guidance`) applies to ``sampling``, ``generation`` and ``crystal_generation``;
 pose generation (:func:`molgen.sampling.pose.generate_poses`) takes no guidance, so poses are the
@@ -393,13 +397,15 @@ def graph_mols(graphs, vocab) -> list:
 
 
 def generation_site(gm, protein: str, ref_mols, num: int, steps: int, seed: int, tmp: Path,
-                    dock_num: int = 4, workers: int = 2, guidance=None, name: str | None = None) -> dict:
+                    dock_num: int = 4, workers: int = 2, guidance=None, name: str | None = None,
+                    validation: dict | None = None) -> dict:
     """Generated vs reference ligands in one held-out pocket.
 
     The first reference ligand defines the pocket, the Vina box and the reference centroid of the
     placement figures (:func:`placement_figures`, over all ``num`` generated ligands, against every
     heavy atom of ``protein``). ``guidance``: :class:`~molgen.sampling.guidance.GuidanceSettings` or
-    None (off).
+    None (off); ``validation``: keyword arguments of ``validate_molecules`` (``workers``,
+    ``embed_timeout_s``) for all three validations.
     """
     from rdkit import Chem
 
@@ -417,8 +423,9 @@ def generation_site(gm, protein: str, ref_mols, num: int, steps: int, seed: int,
     sdf = tmp / f"gen_{Path(protein).stem}.sdf"
     write_sdf(graphs, gm.vocab, sdf)
     gen = [m for m in Chem.SDMolSupplier(str(sdf), sanitize=True, removeHs=False)]
-    val = validate_molecules(graphs, vocab=gm.vocab, protein=protein, progress=False)
-    ref_val = validate_molecules(ref_mols, protein=protein, progress=False)
+    vkw = validation or {}
+    val = validate_molecules(graphs, vocab=gm.vocab, protein=protein, progress=False, **vkw)
+    ref_val = validate_molecules(ref_mols, protein=protein, progress=False, **vkw)
     box = box_from_mols(ref_mols[:1], padding=6.0)
     # one preparation for the site's seven Vina runs (Meeko: 1.2-7.1 s per held-out receptor, quiet 2-core VM)
     receptor = prepare_receptor(protein, tmp / f"receptor_{Path(protein).stem}.pdbqt")
@@ -430,7 +437,7 @@ def generation_site(gm, protein: str, ref_mols, num: int, steps: int, seed: int,
     ref_med = ref_modes["minimize"].get("median")
     # the same coordinates with bonds re-perceived by RDKit (DetermineBonds): how good is the placement
     # and geometry, apart from the predicted bonds?
-    val_rd = validate_molecules(graphs, vocab=gm.vocab, protein=protein, progress=False, bonds="rdkit")
+    val_rd = validate_molecules(graphs, vocab=gm.vocab, protein=protein, progress=False, bonds="rdkit", **vkw)
     rd_mols = [Chem.MolFromMolBlock(b, removeHs=False) for b, v in zip(val_rd.molblocks, val_rd.table["valid"])
                if v and b]
     rd_mols = [m for m in rd_mols if m is not None]
@@ -600,12 +607,13 @@ def targets_block(result: dict) -> dict:
 
 def run_benchmark(checkpoint: Path, split_dir: Path, num: int, poses: int, steps: int, sites: int | None,
                   seed: int, view: str, skip: set[str], crystals: int | None = None, dock_num: int = 4,
-                  process_options: dict | None = None, guidance=None) -> dict:
+                  process_options: dict | None = None, guidance=None, validation: dict | None = None) -> dict:
     """Every part not in ``skip`` (:data:`PARTS`) and the ``targets`` block; see the module docstring.
 
     ``sites``: the first N held-out FEP sites (one per target), None for all; ``crystals``: the first N
     crystal complexes (crystal generation and poses), None for all; ``guidance``:
-    :class:`~molgen.sampling.guidance.GuidanceSettings` for sampling and both generation parts, or None.
+    :class:`~molgen.sampling.guidance.GuidanceSettings` for sampling and both generation parts, or None;
+    ``validation``: keyword arguments of ``validate_molecules`` (``workers``, ``embed_timeout_s``).
     """
     import torch
 
@@ -627,6 +635,7 @@ def run_benchmark(checkpoint: Path, split_dir: Path, num: int, poses: int, steps
         "torch_threads": torch.get_num_threads(), "load_start": _load(), "settings": {
             "num": num, "poses": poses, "steps": steps, "sites": len(chosen), "crystals": len(crystal_rows),
             "seed": seed, "view": view, "dock_num": dock_num, "process_options": process_options or {},
+            "validation": validation or {},
             "guidance": None if guidance is None else guidance.summary(),
             # generate_poses takes no guidance: poses are the model's own
             "guidance_parts": [] if guidance is None else [
@@ -648,7 +657,7 @@ def run_benchmark(checkpoint: Path, split_dir: Path, num: int, poses: int, steps
             for site in chosen:
                 refs = _site_ligands(by_site[site], num)
                 rows.append(generation_site(gm, site, refs, num, steps, seed, Path(tmp), dock_num,
-                                            guidance=guidance))
+                                            guidance=guidance, validation=validation))
                 log.info("generation: %s", _scalars(rows[-1]))
         result["generation"] = {"per_site": rows, "mean_over_sites": site_means(rows)}
     if "crystal_generation" not in skip:
@@ -657,7 +666,8 @@ def run_benchmark(checkpoint: Path, split_dir: Path, num: int, poses: int, steps
             for r in crystal_rows:
                 refs = _site_ligands([r], 1)
                 rows.append(generation_site(gm, r["protein"], refs, num, steps, seed, Path(tmp), dock_num,
-                                            guidance=guidance, name=r.get("name") or Path(r["ligand"]).parent.name))
+                                            guidance=guidance, name=r.get("name") or Path(r["ligand"]).parent.name,
+                                            validation=validation))
                 log.info("crystal generation: %s", _scalars(rows[-1]))
         result["crystal_generation"] = {"per_site": rows, "mean_over_sites": site_means(rows)}
     if "poses" not in skip:
@@ -714,6 +724,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--guidance-option", action="append", default=[], metavar="KEY=VALUE",
                    help="Guidance setting (repeatable), e.g. start=0.5 or clash_distance=3.0; implies --guidance.")
     p.add_argument("--skip", default="", help=f"Comma-separated parts to skip: {','.join(PARTS)}.")
+    p.add_argument("--workers", type=int, default=0, help="Validation worker processes (0: in this process).")
+    p.add_argument("--embed-timeout", type=int, default=None, metavar="S",
+                   help="Time limit of each ETKDG ensemble of the internal-energy check, s (default: the "
+                        "validator's); a ligand whose ensemble does not embed in time fails the check.")
     args = p.parse_args(argv)
     skip = {s for s in args.skip.split(",") if s}
     if skip - set(PARTS):
@@ -738,7 +752,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         result = run_benchmark(args.checkpoint, args.split_dir, args.num, args.poses, args.steps, args.sites,
                                args.seed, args.view, skip, args.crystals, args.dock_num,
-                               parse_setting(",".join(args.option)), guidance=guidance)
+                               parse_setting(",".join(args.option)), guidance=guidance,
+                               validation=validation_settings(args.workers, args.embed_timeout))
     except MolgenError as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -748,6 +763,11 @@ def main(argv: list[str] | None = None) -> None:
         "generation": result.get("generation", {}).get("mean_over_sites"),
         "crystal_generation": result.get("crystal_generation", {}).get("mean_over_sites"),
         "poses": result.get("poses", {}).get("summary"), "targets": result.get("targets")}, indent=2))
+
+
+def validation_settings(workers: int, embed_timeout: int | None) -> dict:
+    """``--workers`` / ``--embed-timeout`` -> keyword arguments of ``validate_molecules``."""
+    return {"workers": workers, **({} if embed_timeout is None else {"embed_timeout_s": embed_timeout})}
 
 
 def parse_guidance_options(on: bool, options: list[str]):

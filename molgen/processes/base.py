@@ -40,7 +40,7 @@ from molgen.models.base import DenoiserInput, DenoiserOutput
 from molgen.processes.discrete import Categorical
 from molgen.processes.schedules import TIME_DISTS, time_quantile
 from molgen.processes.state import MolState, masked_graph_mean
-from molgen.processes.valence import atom_caps, repair_valence
+from molgen.processes.valence import atom_caps, kekule_bonds, repair_valence
 
 #: (MolState field, DenoiserOutput logits field, loss key) of the three categorical variables.
 CLASS_FIELDS = (
@@ -85,6 +85,9 @@ class GenerativeProcess:
             jumps, so the network is shown chemically possible partial graphs).
         valence_caps: ``[T, C]`` largest bond-order sum per (atom type, charge)
             (:func:`molgen.processes.valence.valence_caps`); needed unless ``valence`` is ``off``.
+        kekule: the vocabulary's graphs have Kekulé bonds only (heavy-atom vocabularies): with
+            ``valence`` on, a decided aromatic bond becomes the single or double bond the model finds
+            likelier before the caps are applied (:func:`molgen.processes.valence.kekule_bonds`).
     """
 
     name = "base"
@@ -105,6 +108,7 @@ class GenerativeProcess:
         class_loss: str = "all",
         valence: str = "off",
         valence_caps: Tensor | None = None,
+        kekule: bool = False,
     ) -> None:
         self.num_classes = {"atom_type": num_types, "charge": num_charges, "bond": num_bond_types}
         self.continuous_classes = discrete == "continuous"
@@ -137,7 +141,7 @@ class GenerativeProcess:
             raise ValueError(f"unknown valence {valence!r}; choose one of {', '.join(VALENCE_MODES)}")
         if valence != "off" and (valence_caps is None or self.continuous_classes):
             raise ValueError(f"valence {valence!r} needs the vocabulary's valence caps and a discrete mode")
-        self.valence, self.valence_caps = valence, valence_caps
+        self.valence, self.valence_caps, self.kekule = valence, valence_caps, kekule
 
     # ---- what a subclass defines -------------------------------------------------------------
     def coefficients(self, t: Tensor) -> tuple[Tensor, Tensor]:
@@ -397,11 +401,13 @@ class GenerativeProcess:
     def constrain_valence(self, state: MolState, out: DenoiserOutput) -> MolState:
         """The state with its decided bonds decoded under the valence caps (:mod:`molgen.processes.valence`):
         only ligand–ligand pairs that are not fixed change; atoms whose type or charge is still masked
-        are not constrained."""
+        are not constrained. With ``kekule``, aromatic bonds are first made single or double."""
         ligand = ~(state.context[state.pairs[0]] | state.context[state.pairs[1]])
         logits = self._logits(out, state, "bond_logits")[ligand]
+        movable = ~state.pair_fixed[ligand]
+        bond = kekule_bonds(state.bond[ligand], logits, movable) if self.kekule else state.bond[ligand]
         cap = atom_caps(state.atom_type, state.charge, self.valence_caps, ~state.context)
-        bond = repair_valence(state.bond[ligand], logits, state.pairs[:, ligand], cap, ~state.pair_fixed[ligand])
+        bond = repair_valence(bond, logits, state.pairs[:, ligand], cap, movable)
         return state.replace(bond=state.bond.masked_scatter(ligand, bond))
 
     def finalize(self, state: MolState, out: DenoiserOutput | None = None) -> MolState:

@@ -16,6 +16,10 @@ charges stay the model's, and a molecule without an over-valent atom is returned
 the valency correction of graph generators (GraphAF's valency check, Shi et al. 2020; MoFlow's validity
 correction, Zang & Wang 2020), ranked by the model's own bond probabilities.
 
+Heavy-atom vocabularies are trained on Kekulé graphs, so :func:`kekule_bonds` first makes a sampled aromatic
+bond (a class those models never saw, drawn now and then by the stochastic sampler) single or double, by
+the model's own preference between the two.
+
 Caps (:func:`valence_caps`): the largest bond-order sum RDKit sanitises for an element with a formal
 charge when hydrogens are implicit (C 4, N 3, N+ 4, O 2, O- 1, S 6, P 5, halogens 1), found by asking
 RDKit, so the caps and the validator cannot disagree.
@@ -29,7 +33,7 @@ import torch
 from rdkit import Chem, rdBase
 from torch import Tensor
 
-from molgen.chem.vocab import BOND_ORDER
+from molgen.chem.vocab import BOND_ORDER, BOND_TYPES
 
 #: Largest bond-order sum tried when finding a cap.
 _MAX_TRIED = 8
@@ -72,6 +76,20 @@ def atom_caps(atom_type: Tensor, charge: Tensor, caps: Tensor, free: Tensor) -> 
     known = free & t_ok & c_ok
     cap = caps.to(atom_type.device)[atom_type.clamp(max=caps.shape[0] - 1), charge.clamp(max=caps.shape[1] - 1)]
     return torch.where(known, cap, torch.full_like(cap, float("inf")))
+
+
+def kekule_bonds(bond: Tensor, logits: Tensor, movable: Tensor) -> Tensor:
+    """``[U]`` bond classes with every movable aromatic bond made single or double, whichever of the two
+    the model predicts likelier (``logits [U, K]``). For vocabularies whose training graphs are Kekulé
+    (heavy-atom ones), where the aromatic class never occurs but can still be sampled: RDKit refuses an
+    aromatic bond outside a ring (one of 800 pocket ligands of the nineteenth session's screen)."""
+    aromatic = BOND_TYPES.index("aromatic")
+    hit = (bond == aromatic) & movable
+    if not hit.any():
+        return bond
+    single = BOND_TYPES.index("single")
+    assert BOND_TYPES.index("double") == single + 1
+    return torch.where(hit, single + logits[:, single:single + 2].argmax(-1), bond)
 
 
 def repair_valence(bond: Tensor, logits: Tensor, pairs: Tensor, cap: Tensor, movable: Tensor) -> Tensor:

@@ -46,6 +46,7 @@ def build_components(cfg: dict, vocab: Vocab) -> tuple[torch.nn.Module, object]:
         from molgen.processes.valence import valence_caps
 
         pkw["valence_caps"] = valence_caps(vocab.elements, vocab.charges)
+        pkw["kekule"] = not vocab.explicit_hydrogens  # heavy-atom graphs are Kekulé (molgen.chem.convert)
     process = build_process(cfg["process"]["name"], num_types=vocab.num_types, num_charges=vocab.num_charges, **pkw)
     return model, process
 

@@ -162,6 +162,9 @@ def test_cli_guidance_sites_and_parts(tmp_path, monkeypatch, capsys):
     assert seen["kw"]["guidance"] == GuidanceSettings(clash_distance=2.5, start=0.8)
     pocket.main([*base, "--skip", "cost,crystal_generation"])
     assert seen["args"][8] == {"cost", "crystal_generation"}
+    assert seen["kw"]["validation"] == {"workers": 0}  # the validator's own embedding time limit
+    pocket.main([*base, "--workers", "2", "--embed-timeout", "10"])
+    assert seen["kw"]["validation"] == {"workers": 2, "embed_timeout_s": 10}
     for bad, message in ((["--guidance-option", "clash_distanse=2"],
                           "--guidance-option: clash_distanse: unknown key (did you mean 'clash_distance'?)"),
                          (["--guidance-option", "start=2"], "--guidance-option: start: Input should be less"),
@@ -217,9 +220,10 @@ def test_run_benchmark_crystal_generation_wiring(tmp_path, monkeypatch):
     fep = _split(tmp_path)
     calls = []
 
-    def fake_site(gm, protein, refs, num, steps, seed, tmp, dock_num, guidance=None, name=None):
+    def fake_site(gm, protein, refs, num, steps, seed, tmp, dock_num, guidance=None, name=None, validation=None):
         calls.append({"protein": str(protein), "refs": [Chem.MolToSmiles(Chem.RemoveHs(m)) for m in refs],
-                      "heavy": [m.GetNumHeavyAtoms() for m in refs], "guidance": guidance, "name": name})
+                      "heavy": [m.GetNumHeavyAtoms() for m in refs], "guidance": guidance, "name": name,
+                      "validation": validation})
         return {"protein": str(protein), "generated": num, "valid_connected": 0.8, "pb_valid": 0.6, "qed": 0.55,
                 "vina_median_minus_reference": 0.5 if name is None else 2.0}
 
@@ -230,7 +234,7 @@ def test_run_benchmark_crystal_generation_wiring(tmp_path, monkeypatch):
     settings = GuidanceSettings(start=0.7)
     res = pocket.run_benchmark(tmp_path / "m.ckpt", tmp_path, num=5, poses=2, steps=3, sites=None, seed=0,
                                view="progressive", skip={"cost", "sampling"}, crystals=2, dock_num=0,
-                               guidance=settings)
+                               guidance=settings, validation={"workers": 0, "embed_timeout_s": 10})
     # one FEP site per target (the first in sorted order), up to num of its ligands as references
     fep_calls, crystal_calls = calls[:2], calls[2:]
     assert [c["protein"] for c in fep_calls] == [str(fep / "t1a" / "p.pdb"), str(fep / "t2" / "p.pdb")]
@@ -241,6 +245,8 @@ def test_run_benchmark_crystal_generation_wiring(tmp_path, monkeypatch):
     assert [c["name"] for c in crystal_calls] == ["1S3V", "7ZTL_BCN"]
     assert [c["heavy"] for c in crystal_calls] == [[m.GetNumHeavyAtoms()] for m in crystal]
     assert all(c["guidance"] is settings for c in calls)
+    assert all(c["validation"] == {"workers": 0, "embed_timeout_s": 10} for c in calls)
+    assert res["settings"]["validation"] == {"workers": 0, "embed_timeout_s": 10}
     assert res["settings"]["guidance"] == settings.summary() and res["settings"]["guidance_parts"] == [
         "generation", "crystal_generation"]
     assert res["settings"]["sites"] == 2 and res["settings"]["crystals"] == 2
@@ -294,7 +300,8 @@ def test_generation_parts_end_to_end(tmp_path, monkeypatch):
         "site_target": {"thrombin_core/thrombin_core_protein.pdb": "thrombin"}}))
     res = pocket.run_benchmark(ROOT / "data" / "checkpoints" / "pocket_flow.ckpt", tmp_path, num=2, poses=2,
                                steps=2, sites=None, seed=0, view="progressive", skip={"cost", "sampling", "poses"},
-                               dock_num=0, guidance=GuidanceSettings())
+                               dock_num=0, guidance=GuidanceSettings(),
+                               validation={"workers": 0, "embed_timeout_s": 10})
     for part, reference in (("generation", 2), ("crystal_generation", 1)):
         (row,) = res[part]["per_site"]
         assert row["generated"] == 2 and row["reference"] == reference

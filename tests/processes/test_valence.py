@@ -10,7 +10,14 @@ from rdkit import Chem
 
 from molgen.chem.vocab import BOND_ORDER, RDKIT_BOND_INV
 from molgen.processes import MolState, build_process, sample
-from molgen.processes.valence import atom_caps, bond_load, max_valence, repair_valence, valence_caps
+from molgen.processes.valence import (
+    atom_caps,
+    bond_load,
+    kekule_bonds,
+    max_valence,
+    repair_valence,
+    valence_caps,
+)
 from tests.processes.process_oracles import GaussianOracle, random_gaussian_target, random_marginals
 
 K = 5  # none, single, double, triple, aromatic
@@ -136,6 +143,48 @@ def test_sampled_molecules_respect_the_caps_and_unaffected_ones_are_unchanged(mo
             if b and i in atoms:
                 mol.AddBond(i - atoms[0], j - atoms[0], RDKIT_BOND_INV[b])
         assert not [p for p in Chem.DetectChemistryProblems(mol) if "valence" in p.Message().lower()]
+
+
+def test_kekule_bonds_make_aromatic_bonds_single_or_double_by_the_models_preference():
+    logits = _logits([_p(single=0.2, double=0.1, aromatic=0.7), _p(single=0.1, double=0.3, aromatic=0.6),
+                      _p(single=0.1, double=0.3, aromatic=0.6), _p(double=0.9), _p(none=0.9)])
+    bond = torch.tensor([4, 4, 4, 2, K])  # three aromatic, one double, one still masked
+    movable = torch.tensor([True, True, False, True, True])  # the third is fixed (given fragment)
+    assert kekule_bonds(bond, logits, movable).tolist() == [1, 2, 4, 2, K]
+    no_aromatic = torch.tensor([1, 2, 3, 0, K])
+    assert kekule_bonds(no_aromatic, logits, movable) is no_aromatic
+
+
+def test_kekule_vocabularies_never_end_with_an_aromatic_bond():
+    """Marginals with an aromatic class (the stochastic sampler can draw it from a heavy-atom model too):
+    with ``kekule`` no bond stays aromatic and the caps still hold; without it, aromatic bonds remain."""
+    n, m, seed = 6, 100, 5
+    mu, cov = random_gaussian_target(n, seed)
+    marg = (random_marginals(n, 3, seed + 1), random_marginals(n, 2, seed + 2),
+            random_marginals(n * (n - 1) // 2, 5, seed + 3))
+    caps = valence_caps(ELEMENTS, CHARGES)
+    for kekule in (False, True):
+        proc = build_process("flow", 3, 2, valence="final", valence_caps=caps, kekule=kekule)
+        template = MolState.template([n] * m, 3, 2, dtype=torch.float64)
+        s = sample(GaussianOracle(proc, mu, cov, *marg), proc, template, 8,
+                   generator=torch.Generator().manual_seed(seed))
+        aromatic = int((s.bond == 4).sum())
+        assert (aromatic == 0) if kekule else (aromatic > 0)
+        order = torch.tensor(BOND_ORDER, dtype=torch.float64)[s.bond]
+        cap = atom_caps(s.atom_type, s.charge, caps, torch.ones_like(s.fixed))
+        assert (bond_load(order, s.pairs, s.pos.shape[0]) <= cap).all()
+
+
+def test_heavy_atom_vocabularies_decode_kekule_bonds():
+    from molgen.chem.vocab import DRUG, DRUG_HEAVY, QM9, QM9_HEAVY
+    from molgen.training.module import build_components
+
+    cfg = {"model": {"name": "egnn", "hidden": 8, "num_layers": 1},
+           "process": {"name": "flow", "discrete": "masked", "valence": "final"}}
+    for vocab, kekule in ((DRUG_HEAVY, True), (QM9_HEAVY, True), (DRUG, False), (QM9, False)):
+        assert build_components(cfg, vocab)[1].kekule is kekule
+    cfg["process"]["valence"] = "off"
+    assert build_components(cfg, DRUG_HEAVY)[1].kekule is False
 
 
 def test_valence_needs_the_caps_and_a_known_mode():
