@@ -40,7 +40,7 @@ from molgen.models.base import DenoiserInput, DenoiserOutput
 from molgen.processes.discrete import Categorical
 from molgen.processes.schedules import TIME_DISTS, time_quantile
 from molgen.processes.state import MolState, masked_graph_mean
-from molgen.processes.valence import atom_caps, kekule_bonds, repair_valence
+from molgen.processes.valence import AROMATIC, atom_caps, kekule_bonds, repair_valence
 
 #: (MolState field, DenoiserOutput logits field, loss key) of the three categorical variables.
 CLASS_FIELDS = (
@@ -87,7 +87,8 @@ class GenerativeProcess:
             (:func:`molgen.processes.valence.valence_caps`); needed unless ``valence`` is ``off``.
         kekule: the vocabulary's graphs have Kekulé bonds only (heavy-atom vocabularies): with
             ``valence`` on, a decided aromatic bond becomes the single or double bond the model finds
-            likelier before the caps are applied (:func:`molgen.processes.valence.kekule_bonds`).
+            likelier before the caps are applied (:func:`molgen.processes.valence.kekule_bonds`), and the
+            repair does not lower a double bond to aromatic.
     """
 
     name = "base"
@@ -404,10 +405,12 @@ class GenerativeProcess:
         are not constrained. With ``kekule``, aromatic bonds are first made single or double."""
         ligand = ~(state.context[state.pairs[0]] | state.context[state.pairs[1]])
         logits = self._logits(out, state, "bond_logits")[ligand]
-        movable = ~state.pair_fixed[ligand]
-        bond = kekule_bonds(state.bond[ligand], logits, movable) if self.kekule else state.bond[ligand]
+        movable, bond, classes = ~state.pair_fixed[ligand], state.bond[ligand], None
+        if self.kekule:
+            bond = kekule_bonds(bond, logits, movable)
+            classes = torch.arange(logits.shape[-1], device=bond.device) != AROMATIC
         cap = atom_caps(state.atom_type, state.charge, self.valence_caps, ~state.context)
-        bond = repair_valence(bond, logits, state.pairs[:, ligand], cap, movable)
+        bond = repair_valence(bond, logits, state.pairs[:, ligand], cap, movable, classes)
         return state.replace(bond=state.bond.masked_scatter(ligand, bond))
 
     def finalize(self, state: MolState, out: DenoiserOutput | None = None) -> MolState:

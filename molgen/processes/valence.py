@@ -18,7 +18,8 @@ correction, Zang & Wang 2020), ranked by the model's own bond probabilities.
 
 Heavy-atom vocabularies are trained on Kekulé graphs, so :func:`kekule_bonds` first makes a sampled aromatic
 bond (a class those models never saw, drawn now and then by the stochastic sampler) single or double, by
-the model's own preference between the two.
+the model's own preference between the two, and the repair never lowers a double bond to aromatic
+(``classes``).
 
 Caps (:func:`valence_caps`): the largest bond-order sum RDKit sanitises for an element with a formal
 charge when hydrogens are implicit (C 4, N 3, N+ 4, O 2, O- 1, S 6, P 5, halogens 1), found by asking
@@ -34,6 +35,9 @@ from rdkit import Chem, rdBase
 from torch import Tensor
 
 from molgen.chem.vocab import BOND_ORDER, BOND_TYPES
+
+#: Index of the aromatic bond class.
+AROMATIC = BOND_TYPES.index("aromatic")
 
 #: Largest bond-order sum tried when finding a cap.
 _MAX_TRIED = 8
@@ -83,8 +87,7 @@ def kekule_bonds(bond: Tensor, logits: Tensor, movable: Tensor) -> Tensor:
     the model predicts likelier (``logits [U, K]``). For vocabularies whose training graphs are Kekulé
     (heavy-atom ones), where the aromatic class never occurs but can still be sampled: RDKit refuses an
     aromatic bond outside a ring (one of 800 pocket ligands of the nineteenth session's screen)."""
-    aromatic = BOND_TYPES.index("aromatic")
-    hit = (bond == aromatic) & movable
+    hit = (bond == AROMATIC) & movable
     if not hit.any():
         return bond
     single = BOND_TYPES.index("single")
@@ -92,7 +95,8 @@ def kekule_bonds(bond: Tensor, logits: Tensor, movable: Tensor) -> Tensor:
     return torch.where(hit, single + logits[:, single:single + 2].argmax(-1), bond)
 
 
-def repair_valence(bond: Tensor, logits: Tensor, pairs: Tensor, cap: Tensor, movable: Tensor) -> Tensor:
+def repair_valence(bond: Tensor, logits: Tensor, pairs: Tensor, cap: Tensor, movable: Tensor,
+                   classes: Tensor | None = None) -> Tensor:
     """Lower bond orders until no atom's bond-order sum exceeds its cap (see the module docstring).
 
     Args:
@@ -102,6 +106,8 @@ def repair_valence(bond: Tensor, logits: Tensor, pairs: Tensor, cap: Tensor, mov
         pairs: ``[2, U]`` atom indices of the pairs.
         cap: ``[N]`` float64 largest bond-order sum per atom (:func:`atom_caps`).
         movable: ``[U]`` bool, pairs whose class may change (not fixed).
+        classes: ``[K]`` bool, the classes a change may go to (None: all). Kekulé vocabularies leave the
+            aromatic class out: its order 1.5 is below a double bond's, so it would otherwise be a repair.
 
     Returns:
         ``[U]`` long bond classes; equal to ``bond`` where no atom was over its cap.
@@ -125,6 +131,8 @@ def repair_valence(bond: Tensor, logits: Tensor, pairs: Tensor, cap: Tensor, mov
         lower = order_of[None, :] < orders()[:, None]
         ok = decided & movable & ((pairs[0] == atom) | (pairs[1] == atom))
         allowed = ok[:, None] & lower
+        if classes is not None:
+            allowed = allowed & classes.to(allowed.device)[None, :]
         if not allowed.any():  # every bond of the atom is fixed: nothing the decoder may change
             cap = cap.clone()
             cap[atom] = float("inf")

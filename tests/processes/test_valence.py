@@ -155,6 +155,21 @@ def test_kekule_bonds_make_aromatic_bonds_single_or_double_by_the_models_prefere
     assert kekule_bonds(no_aromatic, logits, movable) is no_aromatic
 
 
+def test_the_repair_of_a_kekule_graph_never_lowers_a_double_bond_to_aromatic():
+    # a carbon with two double bonds and a single bond (order sum 5, cap 4), in no ring
+    pairs = torch.tensor([[0, 0, 0], [1, 2, 3]])
+    bond = torch.tensor([2, 2, 1])
+    probs = [_p(single=0.1, double=0.5, aromatic=0.4), _p(single=0.2, double=0.45, aromatic=0.35), _p(single=0.99)]
+    cap = torch.full((4,), 4.0, dtype=torch.float64)
+    movable = torch.ones(3, dtype=torch.bool)
+    # order 1.5 counts as lower than 2 and is the cheapest change twice: two aromatic bonds outside a ring,
+    # which RDKit refuses (the invalid pocket ligand of the nineteenth session)
+    assert repair_valence(bond, _logits(probs), pairs, cap, movable).tolist() == [4, 4, 1]
+    # without the aromatic class: the cheaper of the two double -> single changes, log(0.45 / 0.2) < log(0.5 / 0.1)
+    kekule = torch.arange(K) != 4
+    assert repair_valence(bond, _logits(probs), pairs, cap, movable, kekule).tolist() == [2, 1, 1]
+
+
 def test_kekule_vocabularies_never_end_with_an_aromatic_bond():
     """Marginals with an aromatic class (the stochastic sampler can draw it from a heavy-atom model too):
     with ``kekule`` no bond stays aromatic and the caps still hold; without it, aromatic bonds remain."""
