@@ -57,6 +57,7 @@ from benchmarks.pocket import (
     parse_guidance_options,
     placement_figures,
     relax_sanitisable,
+    validation_settings,
 )
 from benchmarks.sampler_settings import parse_setting
 
@@ -237,9 +238,7 @@ def main(argv: list[str] | None = None) -> dict:
             raise MolgenError(f"--parts takes fep, crystal or both, not {args.parts!r}")
         fep = [s for s in sites if s[1] == "fep" and "fep" in parts]
         crystal = [s for s in sites if s[1] == "crystal" and "crystal" in parts][:args.crystals]
-        validation = {"workers": args.workers}
-        if args.embed_timeout is not None:
-            validation["embed_timeout_s"] = args.embed_timeout
+        validation = validation_settings(args.workers, args.embed_timeout)
         result = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                   "machine": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
                   "torch_threads": torch.get_num_threads(), "load_start": os.getloadavg(),

@@ -12,7 +12,7 @@ from molgen.models.base import DenoiserOutput
 from molgen.processes import MolState, build_process
 from molgen.processes.schedules import VPSchedule, kappa
 from molgen.processes.state import masked_graph_mean
-from tests.processes.process_oracles import mixed_batch
+from tests.processes.process_oracles import mixed_batch, random_rotation
 
 T, C, K = 4, 3, 5
 SIZES = (3, 5, 2, 4)
@@ -354,3 +354,48 @@ def test_class_loss_masked_scores_only_masked_tokens():
     assert torch.allclose(everything, expected) and float(everything) > 1
     with pytest.raises(ValueError, match="needs discrete 'masked'"):
         build_process("flow", T, C, class_loss="masked", discrete="uniform")
+
+
+def test_local_pairs_are_bonds_and_two_bond_neighbours():
+    """Chain graphs of 3 and 5 atoms: every bond, then every pair that shares a bonded neighbour; a fixed
+    pair (both atoms fixed) is dropped, and its 1-3 pairs with it."""
+    from molgen.processes.base import local_pairs
+
+    clean = MolState.from_batch(mixed_batch((3, 5), T, C))
+    got = {tuple(sorted(p)) for p in local_pairs(clean).t().tolist()}
+    bonds = {(0, 1), (1, 2), (3, 4), (4, 5), (5, 6), (6, 7)}
+    assert got == bonds | {(0, 2), (3, 5), (4, 6), (5, 7)}
+    assert local_pairs(clean).shape[1] == 10  # no pair twice in chains
+    clean.fixed[[3, 4]] = True  # graph 1's first bond is fixed: (3, 4) goes, so does (3, 5)
+    got = {tuple(sorted(p)) for p in local_pairs(clean).t().tolist()}
+    assert got == (bonds - {(3, 4)}) | {(0, 2), (4, 6), (5, 7)}
+
+
+def test_local_distance_loss_exact_and_invariant():
+    """By hand: graph 0 a straight chain at x = 0, 1, 2 Å whose last atom is predicted 0.3 Å further out
+    (the 1-2 and 0-2 distances are both 0.3 Å long: (0 + 0.09 + 0.09) / 3 per graph); graph 1 exact. The
+    term is zero for a rotated and translated exact prediction (where the coordinate loss is not), and
+    counts only the graphs at t >= 0.5."""
+    from molgen.processes.base import GEOM_T_MIN, local_distance_loss
+
+    clean = MolState.from_batch(mixed_batch((3, 5), T, C))
+    clean.pos[:3] = torch.tensor([[0.0, 0, 0], [1.0, 0, 0], [2.0, 0, 0]], dtype=torch.float64)
+    both = torch.tensor([True, True])
+    x_hat = clean.pos.clone()
+    x_hat[2, 0] += 0.3
+    assert abs(float(local_distance_loss(x_hat, clean, both)) - (0.18 / 3) / 2) < 1e-12
+    assert abs(float(local_distance_loss(x_hat, clean, torch.tensor([True, False]))) - 0.18 / 3) < 1e-12
+    assert float(local_distance_loss(x_hat, clean, torch.tensor([False, True]))) == 0.0
+    rot = random_rotation(3)
+    moved = clean.pos @ rot.T + torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    assert float(local_distance_loss(moved, clean, both)) < 1e-20
+    # in the process loss: a term of its own, weighted into ``loss``, only when its weight is > 0
+    t = torch.tensor([0.9, GEOM_T_MIN - 0.1], dtype=torch.float64)
+    proc = build_process("flow", T, C, loss_weights={"geom": 2.0})
+    shift = x_hat - clean.pos
+    shift[3:, 1] += 0.7  # graph 1 (t < 0.5) is translated: no local error at all
+    losses = proc.loss(perfect_output(clean, shift), clean, clean, t)
+    assert abs(float(losses["loss_geom"]) - 0.18 / 3) < 1e-12
+    w = {"pos": 1.0, "type": 0.4, "charge": 0.4, "bond": 1.0, "geom": 2.0}
+    assert torch.allclose(losses["loss"], sum(w[k] * losses[f"loss_{k}"] for k in w), atol=1e-14)
+    assert "loss_geom" not in build_process("flow", T, C).loss(perfect_output(clean, shift), clean, clean, t)
