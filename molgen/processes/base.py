@@ -450,10 +450,17 @@ def local_pairs(state: MolState) -> Tensor:
     pair may be both 1-2 and 1-3 (three-membered rings) and then enters twice.
     """
     bonded = state.pairs[:, (state.bond > 0) & ~state.pair_fixed]
-    src = torch.cat([bonded[0], bonded[1]])
-    dst = torch.cat([bonded[1], bonded[0]])
-    e1, e2 = ((src[:, None] == src[None, :]) & (dst[:, None] < dst[None, :])).nonzero(as_tuple=True)
-    return torch.cat([bonded, torch.stack([dst[e1], dst[e2]])], dim=1)
+    src = torch.cat([bonded[0], bonded[1]])  # directed bonds, grouped by their centre atom
+    order = torch.argsort(src, stable=True)
+    src, dst = src[order], torch.cat([bonded[1], bonded[0]])[order]
+    deg = torch.bincount(src, minlength=state.num_atoms)
+    first = torch.cumsum(deg, 0) - deg  # index of each atom's first directed bond
+    reps = deg[src]  # every directed bond meets every bond of its centre: sum of deg² items, not E²
+    e1 = torch.repeat_interleave(torch.arange(src.numel(), device=src.device), reps)
+    offset = torch.arange(e1.numel(), device=src.device) - torch.repeat_interleave(torch.cumsum(reps, 0) - reps, reps)
+    e2 = first[src[e1]] + offset
+    keep = dst[e1] < dst[e2]
+    return torch.cat([bonded, torch.stack([dst[e1[keep]], dst[e2[keep]]])], dim=1)
 
 
 def local_distance_loss(x_hat: Tensor, clean: MolState, graphs: Tensor) -> Tensor:

@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from torch_geometric.data import Data
+from torch_geometric.data import Batch, Data
 
 from molgen.models.base import DenoiserOutput
 from molgen.processes import MolState, build_process
@@ -399,3 +399,21 @@ def test_local_distance_loss_exact_and_invariant():
     w = {"pos": 1.0, "type": 0.4, "charge": 0.4, "bond": 1.0, "geom": 2.0}
     assert torch.allclose(losses["loss"], sum(w[k] * losses[f"loss_{k}"] for k in w), atol=1e-14)
     assert "loss_geom" not in build_process("flow", T, C).loss(perfect_output(clean, shift), clean, clean, t)
+
+
+def test_local_pairs_branched_and_ring():
+    """A star (atom 0 bonded to 1, 2, 3) has the three 1-3 pairs of its leaves; a three-membered ring gives each
+    pair once as a bond and once as two bonds apart."""
+    from molgen.processes.base import local_pairs
+
+    def state(n: int, bonds: list[tuple[int, int]]) -> MolState:
+        ij = torch.tensor(bonds).t()
+        g = Data(pos=torch.randn(n, 3, dtype=torch.float64), atom_type=torch.zeros(n, dtype=torch.long),
+                 charge=torch.zeros(n, dtype=torch.long), edge_index=torch.cat([ij, ij.flip(0)], 1),
+                 bond_type=torch.ones(2 * len(bonds), dtype=torch.long), num_nodes=n)
+        return MolState.from_batch(Batch.from_data_list([g]))
+
+    star = sorted(tuple(sorted(p)) for p in local_pairs(state(4, [(0, 1), (0, 2), (0, 3)])).t().tolist())
+    assert star == [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+    ring = sorted(tuple(sorted(p)) for p in local_pairs(state(3, [(0, 1), (1, 2), (0, 2)])).t().tolist())
+    assert ring == [(0, 1), (0, 1), (0, 2), (0, 2), (1, 2), (1, 2)]
