@@ -120,7 +120,10 @@ def train(cfg: Config, resume: bool = False, extra_callbacks: list | None = None
                             train_repeat=d.train_repeat)
     if dm.vocab.name != d.vocab:
         raise MolgenError(f"data.vocab is {d.vocab!r} but the prepared data uses {dm.vocab.name!r}", d.train)
-    module = MolgenModule(config_to_dict(cfg), dm.stats, dm.vocab.to_dict())
+    try:  # the model and process check their own settings (e.g. an unknown loss weight)
+        module = MolgenModule(config_to_dict(cfg), dm.stats, dm.vocab.to_dict())
+    except ValueError as err:
+        raise MolgenError(f"bad model or process setting: {err}") from None
     info = None
     if cfg.train.init_from is not None and not resume:  # a resumed run has its own weights
         from molgen.training.warm_start import warm_start

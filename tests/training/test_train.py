@@ -256,3 +256,6 @@ def test_bad_inputs_leave_no_run_directory(qm9_prepared, tmp_path):
     with pytest.raises(MolgenError) as err:
         train(_cfg(qm9_prepared, tmp_path / "b", f"train.init_from={tmp_path / 'none.ckpt'}"))
     assert "none.ckpt" in str(err.value) and not (tmp_path / "b").exists()
+    with pytest.raises(MolgenError, match="unknown loss weight") as err:
+        train(_cfg(qm9_prepared, tmp_path / "c", "process.loss_weights.geomx=1.0"))
+    assert "geomx" in str(err.value) and not (tmp_path / "c").exists()
