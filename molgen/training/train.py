@@ -85,6 +85,28 @@ def _loggers(cfg: Config, run: Path) -> list:
     return loggers
 
 
+def datamodule_from_config(cfg: Config) -> MoleculeDataModule:
+    """The training data of a config, batched as ``train`` batches it (pocket configs get the transforms that
+    turn complexes into ligand + pocket-context graphs); benchmarks use it to score a model on training batches.
+
+    Raises:
+        MolgenError: the prepared data's vocabulary is not ``data.vocab``.
+    """
+    d = cfg.data
+    transforms = (None, None)
+    if d.context == "pocket":  # complexes -> ligand + pocket-context graphs
+        from molgen.chem.vocab import get_vocab
+        from molgen.data.transforms import pocket_transforms
+
+        transforms = pocket_transforms(get_vocab(d.vocab), cfg.seed)
+    dm = MoleculeDataModule(d.train, d.val, d.batch_size, d.max_atoms, d.num_workers, cfg.seed,
+                            d.limit_train, d.limit_val, *transforms, extra_train=d.extra_train,
+                            train_repeat=d.train_repeat)
+    if dm.vocab.name != d.vocab:
+        raise MolgenError(f"data.vocab is {d.vocab!r} but the prepared data uses {dm.vocab.name!r}", d.train)
+    return dm
+
+
 def train(cfg: Config, resume: bool = False, extra_callbacks: list | None = None) -> Path:
     """Train a model as configured; returns the run directory.
 
@@ -109,17 +131,7 @@ def train(cfg: Config, resume: bool = False, extra_callbacks: list | None = None
     if cfg.trainer.cpu_threads:
         torch.set_num_threads(cfg.trainer.cpu_threads)
 
-    transforms = (None, None)
-    if d.context == "pocket":  # complexes -> ligand + pocket-context graphs
-        from molgen.chem.vocab import get_vocab
-        from molgen.data.transforms import pocket_transforms
-
-        transforms = pocket_transforms(get_vocab(d.vocab), cfg.seed)
-    dm = MoleculeDataModule(d.train, d.val, d.batch_size, d.max_atoms, d.num_workers, cfg.seed,
-                            d.limit_train, d.limit_val, *transforms, extra_train=d.extra_train,
-                            train_repeat=d.train_repeat)
-    if dm.vocab.name != d.vocab:
-        raise MolgenError(f"data.vocab is {d.vocab!r} but the prepared data uses {dm.vocab.name!r}", d.train)
+    dm = datamodule_from_config(cfg)
     try:  # the model and process check their own settings (e.g. an unknown loss weight)
         module = MolgenModule(config_to_dict(cfg), dm.stats, dm.vocab.to_dict())
     except ValueError as err:

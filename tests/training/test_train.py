@@ -259,3 +259,19 @@ def test_bad_inputs_leave_no_run_directory(qm9_prepared, tmp_path):
     with pytest.raises(MolgenError, match="unknown loss weight") as err:
         train(_cfg(qm9_prepared, tmp_path / "c", "process.loss_weights.geomx=1.0"))
     assert "geomx" in str(err.value) and not (tmp_path / "c").exists()
+
+
+def test_datamodule_from_config_gives_the_batches_train_sees(qm9_prepared, tmp_path):
+    """Benchmarks score a model on `datamodule_from_config(cfg)`'s batches: they are the training batches of
+    a run of the same config, in the same order."""
+    from molgen.training.train import datamodule_from_config
+
+    rec = RecordBatches()
+    cfg = _cfg(qm9_prepared, tmp_path / "run", "train.max_steps=3", "train.val_num_samples=0")
+    train(cfg, extra_callbacks=[rec])
+    dm = datamodule_from_config(_cfg(qm9_prepared, tmp_path / "other"))
+    dm.setup("fit")
+    it = iter(dm.train_dataloader())
+    assert [list(next(it).smiles) for _ in range(3)] == rec.seen[:3]
+    with pytest.raises(MolgenError, match="data.vocab is 'drug_heavy'"):
+        datamodule_from_config(_cfg(qm9_prepared, tmp_path / "x", "data.vocab=drug_heavy"))

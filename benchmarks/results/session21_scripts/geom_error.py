@@ -11,20 +11,16 @@ import sys
 
 import torch
 
-from molgen.chem.vocab import get_vocab
 from molgen.config import load_config
-from molgen.data.datamodule import MoleculeDataModule
-from molgen.data.transforms import pocket_transforms
 from molgen.processes.base import local_distance_loss
 from molgen.processes.state import MolState
 from molgen.training import load_model
+from molgen.training.train import datamodule_from_config
 
 torch.set_num_threads(1)
 torch.manual_seed(0)
 cfg = load_config("configs/pocket_finetune_flow.yaml")
-d = cfg.data
-dm = MoleculeDataModule(d.train, d.val, d.batch_size, d.max_atoms, 0, 0, d.limit_train, d.limit_val,
-                        *pocket_transforms(get_vocab(d.vocab), 0), extra_train=d.extra_train, train_repeat=d.train_repeat)
+dm = datamodule_from_config(cfg)  # seed 0 and num_workers 0, as the config says
 dm.setup("fit")
 gm = load_model(sys.argv[1])
 proc, net = gm.process, gm.model.eval()
