@@ -94,6 +94,13 @@ class GenerativeProcess:
             ``valence`` on, a decided aromatic bond becomes the single or double bond the model finds
             likelier before the caps are applied (:func:`molgen.processes.valence.kekule_bonds`), and the
             repair does not lower a double bond to aromatic.
+        refine_time: sampling only: ``None`` (off) or a time in (0, 1]. After the last step the finished
+            graph (final types, charges and bonds) is shown to the network at this time, and the free atoms
+            move to its clean prediction x̂ (:meth:`refine`), ``refine_passes`` times (one network call
+            each). The last step's x̂ was predicted while some tokens were still masked, so its geometry
+            need not fit the graph that is written; repeated passes move towards a geometry the network
+            takes for clean.
+        refine_passes: how many refinement passes (>= 1; used only with ``refine_time``).
     """
 
     name = "base"
@@ -115,6 +122,8 @@ class GenerativeProcess:
         valence: str = "off",
         valence_caps: Tensor | None = None,
         kekule: bool = False,
+        refine_time: float | None = None,
+        refine_passes: int = 1,
     ) -> None:
         self.num_classes = {"atom_type": num_types, "charge": num_charges, "bond": num_bond_types}
         self.continuous_classes = discrete == "continuous"
@@ -148,6 +157,12 @@ class GenerativeProcess:
         if valence != "off" and (valence_caps is None or self.continuous_classes):
             raise ValueError(f"valence {valence!r} needs the vocabulary's valence caps and a discrete mode")
         self.valence, self.valence_caps, self.kekule = valence, valence_caps, kekule
+        if refine_time is not None and (isinstance(refine_time, bool) or not isinstance(refine_time, int | float)
+                                        or not 0 < refine_time <= 1):
+            raise ValueError(f"refine_time must be null (off) or a time in (0, 1], got {refine_time!r}")
+        if isinstance(refine_passes, bool) or not isinstance(refine_passes, int) or refine_passes < 1:
+            raise ValueError(f"refine_passes must be an integer >= 1, got {refine_passes!r}")
+        self.refine_times = () if refine_time is None else (float(refine_time),) * refine_passes
 
     # ---- what a subclass defines -------------------------------------------------------------
     def coefficients(self, t: Tensor) -> tuple[Tensor, Tensor]:
@@ -407,6 +422,12 @@ class GenerativeProcess:
         if self.valence == "steps":
             state = self.constrain_valence(state, out)
         return state
+
+    def refine(self, state: MolState, out: DenoiserOutput) -> MolState:
+        """The state with its free atoms at the network's clean prediction (CoM-projected like every
+        step's x̂); types, charges, bonds and fixed atoms unchanged. ``out`` is the network's output at
+        (state, ``refine_time``)."""
+        return state.replace(pos=torch.where(state.fixed[:, None], state.pos, self.project(out.pos, state)))
 
     def constrain_valence(self, state: MolState, out: DenoiserOutput) -> MolState:
         """The state with its decided bonds decoded under the valence caps (:mod:`molgen.processes.valence`):

@@ -30,7 +30,7 @@ def sample(
         process: the generative process.
         template: state shell (``MolState.template``): sizes, fixed/context atoms, centre.
         steps: number of grid intervals (network calls: ``steps``; ``heun`` adds one per interval
-            except the last).
+            except the last, one at the end per ``process.refine_times``).
         self_condition: feed the previous prediction back as ``DenoiserInput.self_cond``.
         generator: random generator for the prior and every step.
         progress: show a progress bar.
@@ -54,4 +54,7 @@ def sample(
         prev = out.detach()  # self-conditions the next call (and heun's second call at t_next)
         state = process.step(state, out, t, t_next, generator=generator, denoise=denoise)
         state = process.impose_fixed(state, template)
-    return process.finalize(state, prev)
+    final = process.finalize(state, prev)
+    for t_refine in process.refine_times:  # the finished graph seen again: geometry that fits it
+        final = process.refine(final, denoise(final, t_refine))  # fixed atoms stay
+    return final

@@ -115,3 +115,72 @@ def test_stochastic_flow_sampler_is_stochastic_and_checked():
         build_process("flow", T, C, pos_stochasticity=1.0, integrator="heun")
     with pytest.raises(ValueError, match=">= 0"):
         build_process("flow", T, C, pos_stochasticity=-0.5)
+
+
+def test_refine_time_moves_free_atoms_to_the_prediction_on_the_finished_graph():
+    """``refine_time``: one more network call after the last step, at that time, on the finished graph (no
+    masked token); free atoms move to its x̂, fixed atoms and every class stay; nothing else changes."""
+    from torch_geometric.data import Data
+
+    from molgen.models.base import DenoiserOutput
+
+    frag = Data(pos=torch.tensor([[1.0, 2.0, 0.5], [2.2, 1.5, 0.0]]), atom_type=torch.tensor([1, 2]),
+                charge=torch.tensor([1, 1]), edge_index=torch.tensor([[0, 1], [1, 0]]),
+                bond_type=torch.tensor([1, 1]), num_nodes=2)
+    template = MolState.template([5, 3, 6], T, C, fragment=[None, frag, frag], dtype=torch.float64)
+
+    def net(calls):
+        def denoise(inp):  # x̂ = 1.5 x about the origin (graph 0's centre), fixed logits
+            calls.append((float(inp.t[0]), inp.h_type.clone(), inp.e_bond.clone()))
+            g = torch.Generator().manual_seed(7)
+            n, e = inp.pos.shape[0], inp.edge_index.shape[1]
+            return DenoiserOutput(1.5 * inp.pos, torch.randn(n, T, generator=g, dtype=inp.pos.dtype),
+                                  torch.randn(n, C, generator=g, dtype=inp.pos.dtype),
+                                  torch.randn(e, K, generator=g, dtype=inp.pos.dtype))
+        return denoise
+
+    runs = {}
+    for refine in (None, 0.9):
+        calls = []
+        proc = build_process("flow", T, C, num_bond_types=K, discrete="masked", refine_time=refine)
+        runs[refine] = (sample(net(calls), proc, template, 6, generator=torch.Generator().manual_seed(0)), calls)
+    (base, base_calls), (refined, calls) = runs[None], runs[0.9]
+    assert len(base_calls) == 6 and len(calls) == 7 and calls[-1][0] == 0.9
+    _, h_type, e_bond = calls[-1]
+    assert (h_type[:, -1] == 0).all() and (e_bond[:, -1] == 0).all()  # no masked type or bond is shown
+    assert torch.equal(h_type[:, :T].argmax(-1), refined.atom_type)
+    for field in ("atom_type", "charge", "bond"):
+        assert torch.equal(getattr(refined, field), getattr(base, field))
+    free = ~template.fixed
+    torch.testing.assert_close(refined.pos[free], 1.5 * base.pos[free])
+    torch.testing.assert_close(refined.pos[template.fixed], template.pos[template.fixed])
+    assert not torch.allclose(refined.pos[free], base.pos[free])
+
+
+@pytest.mark.parametrize("key,bad", [("refine_time", v) for v in (0.0, -0.5, 1.5, "0.9", True)]
+                         + [("refine_passes", v) for v in (0, 1.5, True)])
+def test_refine_settings_outside_their_range_are_rejected(key, bad):
+    with pytest.raises(ValueError, match=key):
+        build_process("flow", T, C, **{"refine_time": 0.9, key: bad})
+
+
+def test_refine_passes_are_repeated_calls_at_the_refine_time():
+    """Three passes: three more calls at refine_time; x̂ = 1.5 x three times scales the free atoms by 3.375."""
+    from molgen.models.base import DenoiserOutput
+
+    template = MolState.template([4, 5], T, C, dtype=torch.float64)
+    seen = []
+
+    def net(inp):
+        seen.append(float(inp.t[0]))
+        n, e = inp.pos.shape[0], inp.edge_index.shape[1]
+        z = torch.zeros
+        return DenoiserOutput(1.5 * inp.pos, z(n, T, dtype=inp.pos.dtype), z(n, C, dtype=inp.pos.dtype),
+                              z(e, K, dtype=inp.pos.dtype))
+
+    out = {}
+    for refine in (None, 0.95):
+        proc = build_process("flow", T, C, num_bond_types=K, refine_time=refine, refine_passes=3)
+        out[refine] = sample(net, proc, template, 4, generator=torch.Generator().manual_seed(3)).pos
+    assert len(seen) == 4 + 7 and seen[-3:] == [0.95] * 3
+    torch.testing.assert_close(out[0.95], 3.375 * out[None])
