@@ -26,7 +26,8 @@ posterior mean of a one-hot vector is the class distribution, so cross-entropy t
 denoiser as EDM's squared error on h). Bond logits of the two directions of a pair are averaged.
 Context and fixed items never enter the loss. An optional local-geometry term (``loss_weights["geom"]``,
 off by default) scores the predicted bond lengths and 1-3 distances of graphs at t >= 0.5
-(:func:`local_distance_loss`).
+(:func:`local_distance_loss`); an optional contact term (``loss_weights["contact"]``) scores predicted
+ligand atoms that come closer to a pocket atom than in the data (:func:`contact_loss`).
 """
 
 from __future__ import annotations
@@ -50,9 +51,12 @@ CLASS_FIELDS = (
     ("charge", "charge_logits", "charge"),
     ("bond", "bond_logits", "bond"),
 )
-DEFAULT_LOSS_WEIGHTS = {"pos": 1.0, "type": 0.4, "charge": 0.4, "bond": 1.0, "geom": 0.0}
-#: The local-geometry term counts only graphs at t >= this (the half of the path where bonds are resolved).
+DEFAULT_LOSS_WEIGHTS = {"pos": 1.0, "type": 0.4, "charge": 0.4, "bond": 1.0, "geom": 0.0, "contact": 0.0}
+#: The local-geometry and contact terms count only graphs at t >= this (the half of the path where bonds
+#: are resolved).
 GEOM_T_MIN = 0.5
+#: Å: the contact term's cap on the data's ligand–pocket distances (:func:`contact_loss`).
+CONTACT_DISTANCE = 3.0
 #: Valence-constrained bond decoding (:mod:`molgen.processes.valence`): never, on the last bonds, every step.
 VALENCE_MODES = ("off", "final", "steps")
 
@@ -74,9 +78,10 @@ class GenerativeProcess:
         discrete_temperature: sampling only: τ of the categorical jumps (1 = the predicted posterior).
         onehot_scale: factor on one-hot vectors in the continuous mode (EDM divides one-hot types
             by 4, hence 0.25).
-        loss_weights: weights of ``pos``, ``type``, ``charge``, ``bond`` and ``geom`` in ``loss``;
-            missing keys keep their defaults (1.0, 0.4, 0.4, 1.0, 0.0). ``geom`` > 0 adds the
-            local-geometry term (:func:`local_distance_loss`).
+        loss_weights: weights of ``pos``, ``type``, ``charge``, ``bond``, ``geom`` and ``contact`` in
+            ``loss``; missing keys keep their defaults (1.0, 0.4, 0.4, 1.0, 0.0, 0.0). ``geom`` > 0 adds
+            the local-geometry term (:func:`local_distance_loss`), ``contact`` > 0 the ligand–pocket
+            contact term (:func:`contact_loss`).
         time_dist: training time distribution, ``uniform`` on [0, 1), ``logit_normal`` (sigmoid
             of N(0, 1), Esser et al. 2024) or ``beta`` (Beta(2, 1), density 2t, SemlaFlow); see
             :mod:`molgen.processes.schedules`.
@@ -362,6 +367,9 @@ class GenerativeProcess:
         if w["geom"] > 0:
             keys.append("geom")
             losses["loss_geom"] = local_distance_loss(x_hat, clean, t >= GEOM_T_MIN)
+        if w["contact"] > 0:
+            keys.append("contact")
+            losses["loss_contact"] = contact_loss(x_hat, clean, t >= GEOM_T_MIN)
         losses["loss"] = sum(w[k] * losses[f"loss_{k}"] for k in keys)
         return losses
 
@@ -498,6 +506,38 @@ def local_distance_loss(x_hat: Tensor, clean: MolState, graphs: Tensor) -> Tenso
     d = (clean.pos[pairs[0]] - clean.pos[pairs[1]]).norm(dim=-1)
     index = clean.batch[pairs[0]]
     return GenerativeProcess._graph_mean((d_hat - d).pow(2), index, graphs[index], clean.num_graphs)
+
+
+def contact_loss(x_hat: Tensor, clean: MolState, graphs: Tensor) -> Tensor:
+    """Ligand–pocket contacts: Σ max(0, min(d_ij, D) − d̂_ij)² (Å²) over the pairs of a free ligand atom
+    i and a context (pocket) atom j of one graph, divided by the graph's free atoms; a mean over the
+    graphs selected by ``graphs [B]`` bool that have free and context atoms: scalar.
+
+    d_ij is the data's distance, d̂_ij the distance of the prediction x̂_i to the pocket atom (which
+    never moves), D = :data:`CONTACT_DISTANCE`. A predicted atom is free to sit anywhere at least as
+    far from every pocket atom as the data's ligand atom is, or D, whichever is shorter: only an
+    approach closer than that costs. It is the flat-bottom clash term of sampling-time guidance
+    (:func:`molgen.sampling.guidance.pocket_energy`) with the contact distance taken from the data,
+    so a crystal hydrogen bond at 2.7 Å is not penalised. The coordinate loss weighs a 0.5 Å error
+    alike whether it points into the protein or away from it; this term sees only the first kind,
+    which is what PoseBusters' protein-clash check fails. Distances: E(3)-invariant.
+    """
+    ctx = clean.pair_context
+    a, b = clean.pairs[:, ctx]
+    ligand_first = ~clean.context[a]
+    i, j = torch.where(ligand_first, a, b), torch.where(ligand_first, b, a)
+    free = ~clean.fixed[i]
+    i, j = i[free], j[free]
+    d = (clean.pos[i] - clean.pos[j]).norm(dim=-1)
+    d_hat = (x_hat[i] - clean.pos[j]).norm(dim=-1)
+    pen = (d.clamp(max=CONTACT_DISTANCE) - d_hat).clamp(min=0).pow(2)
+    per_graph = x_hat.new_zeros(clean.num_graphs).index_add(0, clean.batch[i], pen)
+    n_free = torch.bincount(clean.batch[~clean.fixed], minlength=clean.num_graphs)
+    has_context = torch.bincount(clean.batch[clean.context], minlength=clean.num_graphs) > 0
+    selected = graphs & has_context & (n_free > 0)
+    if not bool(selected.any()):
+        return x_hat.sum() * 0.0
+    return (per_graph[selected] / n_free[selected].to(x_hat.dtype)).mean()
 
 
 def register_process(name: str) -> Callable[[type[GenerativeProcess]], type[GenerativeProcess]]:

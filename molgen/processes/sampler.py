@@ -22,6 +22,7 @@ def sample(
     self_condition: bool = False,
     generator: torch.Generator | None = None,
     progress: bool = False,
+    refine_denoiser: Callable[[DenoiserInput], DenoiserOutput] | None = None,
 ) -> MolState:
     """Draw one sample per graph of ``template`` by integrating ``process`` from t = 0 to t = 1.
 
@@ -34,6 +35,9 @@ def sample(
         self_condition: feed the previous prediction back as ``DenoiserInput.self_cond``.
         generator: random generator for the prior and every step.
         progress: show a progress bar.
+        refine_denoiser: the network of the refinement passes (``process.refine_times``); default
+            ``denoiser``. Guided sampling passes the unguided network here when the guidance
+            settings leave the passes out (``refine: false``).
 
     Returns:
         The final state with class indices (``process.finalize``); fixed atoms equal the template's.
@@ -45,9 +49,9 @@ def sample(
     state = process.prior(template, generator)
     prev: DenoiserOutput | None = None
 
-    def denoise(st: MolState, t: float) -> DenoiserOutput:
+    def denoise(st: MolState, t: float, net: Callable[[DenoiserInput], DenoiserOutput] = denoiser) -> DenoiserOutput:
         tt = torch.full((st.num_graphs,), t, dtype=st.pos.dtype, device=device)
-        return denoiser(process.model_input(st, tt, prev if self_condition else None))
+        return net(process.model_input(st, tt, prev if self_condition else None))
 
     for t, t_next in tqdm(list(itertools.pairwise(grid)), desc="sampling", disable=not progress):
         out = denoise(state, t)
@@ -56,5 +60,5 @@ def sample(
         state = process.impose_fixed(state, template)
     final = process.finalize(state, prev)
     for t_refine in process.refine_times:  # the finished graph seen again: geometry that fits it
-        final = process.refine(final, denoise(final, t_refine))  # fixed atoms stay
+        final = process.refine(final, denoise(final, t_refine, refine_denoiser or denoiser))  # fixed atoms stay
     return final

@@ -591,7 +591,8 @@ def generate_conditioned_graphs(
             they are the first atoms of every output graph.
         return_states: also return ``(template, final state)`` per batch (for checks).
         guidance: sampling-time guidance out of the protein and into the site
-            (:mod:`molgen.sampling.guidance`; needs ``pocket``), or None (off: the model as is).
+            (:mod:`molgen.sampling.guidance`; needs ``pocket``), or None (off: the model as is). The
+            process's refinement passes are guided only with ``guidance.refine``.
         prior_mix: weight in [0, 1] of the pocket on atom types, charges and bonds
             (:mod:`molgen.sampling.prior_mix`; 0: the pocket-free branch's chemistry; needs ``pocket``),
             or None (off). Guidance, when on, moves the mixed prediction.
@@ -607,10 +608,13 @@ def generate_conditioned_graphs(
             raise MolgenError("prior mixing blends a pocket model's predictions with and without the pocket: "
                               "give a pocket")
         model = PriorMixDenoiser(model, chemistry=prior_mix)
+    refine_model = model  # the refinement passes' network: guided only with guidance.refine
     if guidance is not None:
         if pocket is None:
             raise MolgenError("guidance keeps ligands out of a protein and inside its pocket: give a pocket")
         model = GuidedDenoiser(model, guidance, box=pocket.box, protein=pocket.protein_atoms)
+        if guidance.refine:
+            refine_model = model
     gen = torch.Generator().manual_seed(seed)
     if num_atoms is not None or atoms_range is not None:
         sizes = sample_num_atoms(None, num, exact=num_atoms, range_=atoms_range, generator=gen)
@@ -640,7 +644,8 @@ def generate_conditioned_graphs(
             context=None if pocket is None else pocket.context, device=device,
             center=None if center is None else center.to(device).expand(stop - start, 3),
         )
-        final = sample(model, process, template, steps, self_condition=self_condition, generator=g)
+        final = sample(model, process, template, steps, self_condition=self_condition, generator=g,
+                       refine_denoiser=refine_model)
         if return_states:
             states.append((template, final))
         for i, graph in enumerate(final.to_graphs()):

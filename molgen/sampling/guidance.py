@@ -45,6 +45,11 @@ and no centroid is more than ``tol`` outside its bound (``tol`` = :data:`TOLERAN
 Equivariance: distances and the centroid-to-pocket-centre vector move with the complex, so the
 guided output rotates and translates with the inputs (tested); a box is fixed in the protein's frame.
 
+Refinement passes (the process option ``refine_time``: the finished graph shown to the network again
+after the last step) are network calls too, at ``refine_time`` >= ``start``, so they are guided unless
+``refine`` is false; then they see the unguided network (``molgen.processes.sampler.sample``'s
+``refine_denoiser``).
+
 Self-conditioning models are fed the guided prediction as ``self_cond`` (the sampler feeds back what
 the denoiser returned). The shipped pocket model does not self-condition.
 """
@@ -80,6 +85,8 @@ class GuidanceSettings(BaseModel):
     site_radius: float = Field(2.0, ge=0.0, description="flat bottom of the centroid restraint, Å")
     site_weight: float = Field(1.0, ge=0.0, le=1.0, description="fraction of a centroid excess removed per iteration")
     iterations: int = Field(20, ge=1, le=1000, description="gradient steps per guided network call")
+    refine: bool = Field(True, description="also guide the refinement passes after the last step "
+                                           "(the process option refine_time); false: they see the model alone")
 
     def summary(self) -> dict:
         return self.model_dump()

@@ -417,3 +417,48 @@ def test_local_pairs_branched_and_ring():
     assert star == [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
     ring = sorted(tuple(sorted(p)) for p in local_pairs(state(3, [(0, 1), (1, 2), (0, 2)])).t().tolist())
     assert ring == [(0, 1), (0, 1), (0, 2), (0, 2), (1, 2), (1, 2)]
+
+
+def test_contact_loss_exact_and_invariant():
+    """By hand, one graph of two ligand atoms and two pocket atoms on the x axis: ligand atom 0 at 0 Å,
+    1 at 5 Å; pocket atom 2 at 2.7 Å (a hydrogen-bond distance from atom 0), 3 at 9 Å. Predicted: atom 0
+    at 0.5 Å (2.2 Å from atom 2, 0.5 Å closer than the data: 0.25), atom 1 at 6.5 Å (2.5 Å from atom 3,
+    where the data has 4 Å, capped at 3 Å: 0.25; 3.8 Å from atom 2, farther than the data's 2.3 Å: no
+    cost). Sum 0.5 over 2 free atoms = 0.25 Å². A second graph without pocket
+    atoms never counts; the value is E(3)-invariant; a prediction that moves away costs nothing."""
+    from molgen.processes.base import GEOM_T_MIN, contact_loss
+
+    g0 = Data(pos=torch.tensor([[0.0, 0, 0], [5.0, 0, 0], [2.7, 0, 0], [9.0, 0, 0]], dtype=torch.float64),
+              atom_type=torch.zeros(4, dtype=torch.long), charge=torch.zeros(4, dtype=torch.long),
+              edge_index=torch.tensor([[0, 1], [1, 0]]), bond_type=torch.tensor([1, 1]),
+              context=torch.tensor([False, False, True, True]))
+    g1 = Data(pos=torch.tensor([[0.0, 0, 0], [1.5, 0, 0]], dtype=torch.float64),
+              atom_type=torch.zeros(2, dtype=torch.long), charge=torch.zeros(2, dtype=torch.long),
+              edge_index=torch.tensor([[0, 1], [1, 0]]), bond_type=torch.tensor([1, 1]),
+              context=torch.tensor([False, False]))
+    clean = MolState.from_batch(Batch.from_data_list([g0, g1]))
+    x_hat = clean.pos.clone()
+    x_hat[0, 0], x_hat[1, 0] = 0.5, 6.5
+    x_hat[4, 0] = -3.0  # graph 1 has no pocket: whatever its prediction, it does not count
+    both = torch.tensor([True, True])
+    assert abs(float(contact_loss(x_hat, clean, both)) - 0.25) < 1e-12
+    assert float(contact_loss(x_hat, clean, torch.tensor([False, True]))) == 0.0
+    away = clean.pos.clone()
+    away[0, 0], away[1, 0] = -1.0, 5.2  # every ligand atom farther from every pocket atom, or as far
+    assert float(contact_loss(away, clean, both)) == 0.0
+    rot = random_rotation(3)
+    shift = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    moved = clean.replace(pos=clean.pos @ rot.T + shift)
+    assert abs(float(contact_loss(x_hat @ rot.T + shift, moved, both)) - 0.25) < 1e-12
+    # in the process loss: a term of its own, only at t >= GEOM_T_MIN, weighted into ``loss``
+    proc = build_process("flow", T, C, loss_weights={"contact": 2.0})
+    t = torch.tensor([0.9, 0.9], dtype=torch.float64)
+    out = perfect_output(clean, x_hat - clean.pos)
+    losses = proc.loss(out, clean, clean, t)
+    assert abs(float(losses["loss_contact"]) - float(contact_loss(proc.project(out.pos, clean), clean, both))) < 1e-12
+    assert float(losses["loss_contact"]) > 0
+    w = {"pos": 1.0, "type": 0.4, "charge": 0.4, "bond": 1.0, "contact": 2.0}
+    assert torch.allclose(losses["loss"], sum(w[k] * losses[f"loss_{k}"] for k in w), atol=1e-14)
+    low = proc.loss(out, clean, clean, torch.tensor([GEOM_T_MIN - 0.1, 0.9], dtype=torch.float64))
+    assert float(low["loss_contact"]) == 0.0
+    assert "loss_contact" not in build_process("flow", T, C).loss(out, clean, clean, t)

@@ -184,3 +184,29 @@ def test_refine_passes_are_repeated_calls_at_the_refine_time():
         out[refine] = sample(net, proc, template, 4, generator=torch.Generator().manual_seed(3)).pos
     assert len(seen) == 4 + 7 and seen[-3:] == [0.95] * 3
     torch.testing.assert_close(out[0.95], 3.375 * out[None])
+
+
+def test_refine_denoiser_takes_the_refinement_passes_and_only_those():
+    """``refine_denoiser``: the steps call ``denoiser``, the passes call the other network (x̂ = 2 x
+    there instead of 1.5 x, so the free atoms end at 2³ instead of 1.5³ times the unrefined ones)."""
+    from molgen.models.base import DenoiserOutput
+
+    template = MolState.template([4, 5], T, C, dtype=torch.float64)
+
+    def net(scale, seen):
+        def denoise(inp):
+            seen.append(float(inp.t[0]))
+            n, e = inp.pos.shape[0], inp.edge_index.shape[1]
+            z = torch.zeros
+            return DenoiserOutput(scale * inp.pos, z(n, T, dtype=inp.pos.dtype), z(n, C, dtype=inp.pos.dtype),
+                                  z(e, K, dtype=inp.pos.dtype))
+        return denoise
+
+    steps_seen, passes_seen = [], []
+    base = sample(net(1.5, []), build_process("flow", T, C, num_bond_types=K), template, 4,
+                  generator=torch.Generator().manual_seed(3)).pos
+    proc = build_process("flow", T, C, num_bond_types=K, refine_time=0.95, refine_passes=3)
+    out = sample(net(1.5, steps_seen), proc, template, 4, generator=torch.Generator().manual_seed(3),
+                 refine_denoiser=net(2.0, passes_seen)).pos
+    assert steps_seen == proc.time_grid(4, "cpu").tolist()[:-1] and passes_seen == [0.95] * 3
+    torch.testing.assert_close(out, 8.0 * base)

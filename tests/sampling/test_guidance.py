@@ -300,6 +300,21 @@ def test_guidance_off_is_bit_identical_to_unguided_sampling(shipped):
     assert not _same(off, _sample(shipped, GuidanceSettings(start=0.0, site_radius=0.0)))
 
 
+def test_refine_false_leaves_the_refinement_passes_unguided(shipped):
+    """The shipped file refines three times at t = 0.95 after the last step (t = 0.75 with 4 steps):
+    guidance starting at 0.9 guides only those passes, so with ``refine: false`` it changes nothing."""
+    gm, _ = shipped
+    assert gm.process.refine_times == (0.95, 0.95, 0.95)  # the fixture has passes to leave out
+    assert gm.process.time_grid(4, "cpu")[-2] < 0.9  # and no step at t >= 0.9
+    off = _sample(shipped, None)
+    passes_only = {"start": 0.9, "site_radius": 0.0}
+    assert _same(off, _sample(shipped, GuidanceSettings(**passes_only, refine=False)))
+    assert not _same(off, _sample(shipped, GuidanceSettings(**passes_only)))
+    # from t = 0 the steps are guided either way, and the unguided passes then move the atoms again
+    steps = {"start": 0.0, "site_radius": 0.0}
+    assert not _same(_sample(shipped, GuidanceSettings(**steps)), _sample(shipped, GuidanceSettings(**steps, refine=False)))
+
+
 def test_guidance_needs_a_pocket(shipped):
     from molgen.sampling.conditioning import generate_conditioned_graphs
 
