@@ -25,7 +25,8 @@ ligands, so it compares with ``pb_valid``), ``relaxed_frac_min_protein_dist_ge_2
 ``relax_rmsd_A_median`` (over the relaxed ligands) and ``relaxed_pb_failures``: the molecules stay the
 model's; the relaxed ones are a separate column.
 ``--atoms-range LO:HI`` draws ligand sizes uniformly in [LO, HI] instead of from the model's pocket-size
-histogram (the sampler's ``atoms_range``). ``--parts fep`` or ``--parts crystal`` screens one part only.
+histogram (the sampler's ``atoms_range``); ``--sizes reference`` within 2 atoms of each site's first ligand
+(the sampler's ``sizes``). ``--parts fep`` or ``--parts crystal`` screens one part only.
 ``--workers N`` validates in N processes; ``--embed-timeout S`` bounds each ETKDG ensemble of the internal-energy
 check (the validator's default is 120 s): once every ligand is valid (valence-constrained bonds), a few strained
 ones can each spend minutes there, and a ligand whose ensemble does not embed in time fails that check, so
@@ -84,7 +85,7 @@ def screen_sites(split_dir: Path) -> list[tuple[str, str, dict]]:
 
 def screen_site(gm, row: dict, num: int, steps: int, seed: int, atoms_range: tuple[int, int] | None,
                 guidance=None, prior_mix: float | None = None, relax: bool = False,
-                validation: dict | None = None) -> dict:
+                validation: dict | None = None, sizes: str = "pocket") -> dict:
     """Generated-ligand figures in one pocket (see the module docstring)."""
     from molgen.sampling.conditioning import generate_conditioned_graphs, load_pocket
     from molgen.validation import validate_molecules
@@ -95,7 +96,8 @@ def screen_site(gm, row: dict, num: int, steps: int, seed: int, atoms_range: tup
     pocket = load_pocket(protein, ref_ligand=ref, vocab=gm.vocab)
     graphs = generate_conditioned_graphs(gm.model, gm.process, gm.vocab, gm.stats, num, steps, pocket=pocket,
                                          batch_size=num, seed=seed, self_condition=gm.self_condition,
-                                         atoms_range=atoms_range, guidance=guidance, prior_mix=prior_mix)
+                                         atoms_range=atoms_range, guidance=guidance, prior_mix=prior_mix,
+                                         sizes=sizes)
     t = validate_molecules(graphs, vocab=gm.vocab, protein=protein, progress=False, **(validation or {})).table
     mols, protein_heavy = graph_mols(graphs, gm.vocab), load_protein(protein).pos
     figs = ligand_figures(mols, protein_heavy, heavy_centroid(ref))
@@ -166,12 +168,12 @@ def part_means(rows: list[dict]) -> dict:
 
 def screen_model(checkpoint: Path, sites, num: int, steps: int, seed: int, atoms_range,
                  process_options: dict | None = None, guidance=None, prior_mix: float | None = None,
-                 relax: bool = False, validation: dict | None = None) -> dict:
+                 relax: bool = False, validation: dict | None = None, sizes: str = "pocket") -> dict:
     """Every site for one model file: per-site rows and the means per part. ``process_options`` replace
     the file's sampler settings (as ``molgen sample --option``); ``guidance``:
     :class:`~molgen.sampling.guidance.GuidanceSettings` or None; ``prior_mix``: as ``molgen sample
     --prior-mix``; ``relax``: also the relaxed-ligand figures; ``validation``: keyword arguments of
-    ``validate_molecules`` (``workers``, ``embed_timeout_s``)."""
+    ``validate_molecules`` (``workers``, ``embed_timeout_s``); ``sizes``: as ``molgen sample --sizes``."""
     from molgen.training import load_model
 
     gm = load_model(checkpoint, process_options=process_options or None)
@@ -179,7 +181,8 @@ def screen_model(checkpoint: Path, sites, num: int, steps: int, seed: int, atoms
     rows = []
     for name, part, row in sites:
         rows.append({"site": name, "part": part,
-                     **screen_site(gm, row, num, steps, seed, atoms_range, guidance, prior_mix, relax, validation)})
+                     **screen_site(gm, row, num, steps, seed, atoms_range, guidance, prior_mix, relax, validation,
+                                   sizes)})
         log.info("%s %s: %s", checkpoint.name, name, {k: rows[-1][k] for k in ("valid", "valid_connected", "pb_valid")})
     parts = sorted({r["part"] for r in rows})
     return {"checkpoint": str(checkpoint), "meta": gm.meta, "process": gm.config["process"],
@@ -196,6 +199,9 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--steps", type=int, default=20, help="sampler steps")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--atoms-range", default=None, help="LO:HI: ligand sizes uniform in the range (as molgen sample)")
+    ap.add_argument("--sizes", default="pocket", choices=("pocket", "reference"),
+                    help="ligand sizes from the nearest training sites by pocket size, or within 2 atoms of the "
+                         "site's first ligand (as molgen sample --sizes)")
     ap.add_argument("--crystals", type=int, default=None, help="only the first N crystal complexes")
     ap.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                     help="sampler setting replacing the model file's (repeatable), e.g. discrete_temperature=0.7")
@@ -244,7 +250,7 @@ def main(argv: list[str] | None = None) -> dict:
                   "torch_threads": torch.get_num_threads(), "load_start": os.getloadavg(),
                   "arguments": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
                   "models": [screen_model(ck, fep + crystal, args.num, args.steps, args.seed, atoms_range,
-                                          options, guidance, args.prior_mix, args.relax, validation)
+                                          options, guidance, args.prior_mix, args.relax, validation, args.sizes)
                              for ck in args.checkpoint]}
     except MolgenError as err:
         print(f"error: {err}", file=sys.stderr)

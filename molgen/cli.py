@@ -121,6 +121,9 @@ def sample_cmd(
         None, "--num-atoms", help="Exact atom count (heavy atoms for a heavy-atom model; default: dataset histogram)."
     ),
     atoms_range: Optional[str] = typer.Option(None, "--atoms-range", help="Uniform atom count in LO:HI."),
+    sizes: str = typer.Option("pocket", "--sizes", help="With --protein and --ref-ligand and no --num-atoms / "
+                              "--atoms-range: ligand sizes from the nearest training sites by pocket size "
+                              "('pocket') or within 2 atoms of the reference ligand's ('reference')."),
     option: list[str] = typer.Option(None, "--option", help="Process sampler setting key=value, e.g. sampler=ddim."),
     # pocket and fragment conditioning (molgen.sampling.conditioning)
     protein: Optional[Path] = typer.Option(None, "--protein", help="Protein PDB/mmCIF: generate in its pocket, "
@@ -155,6 +158,8 @@ def sample_cmd(
             raise MolgenError("--guidance needs a pocket: give --protein with --ref-ligand, --residues or --box")
     if prior_mix is not None and not conditioned:
         raise MolgenError("--prior-mix needs a pocket: give --protein with --ref-ligand, --residues or --box")
+    if sizes != "pocket" and not conditioned:
+        raise MolgenError("--sizes needs a pocket: give --protein with --ref-ligand")
     if conditioned:
         from molgen.sampling.conditioning import generate_conditioned
 
@@ -163,6 +168,7 @@ def sample_cmd(
             pocket_cutoff=pocket_cutoff, fragment=fragment, fragment_smarts=fragment_smarts,
             batch_size=batch_size, seed=seed, device=device, num_atoms=num_atoms,
             atoms_range=_parse_range(atoms_range), process_options=opts, guidance=guide, prior_mix=prior_mix,
+            sizes=sizes,
         )
         summary = {k: v for k, v in summary.items() if k != "num_atoms"}
     else:

@@ -225,6 +225,10 @@ def fingerprints(wf: Workflow) -> dict[str, dict[str, str]]:
         if s.type == "generate":
             if d.get("guidance") is None:  # off: the fingerprint of runs made before the key existed
                 d.pop("guidance", None)
+            elif d["guidance"].get("refine") is True:  # the default: as before the setting existed
+                d["guidance"].pop("refine")
+            if d.get("sizes") == "pocket":  # the default: as before the key existed
+                d.pop("sizes")
             d["seed"] = s.seed if s.seed is not None else wf.seed
             ckpt = resolve_checkpoint(s)
             if not ckpt.is_file():

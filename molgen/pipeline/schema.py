@@ -95,8 +95,12 @@ class GenerateStep(_Strict):
 
     ``guidance`` (with a protein; default off): ``true`` or a mapping of
     :class:`~molgen.sampling.guidance.GuidanceSettings` (``start``, ``clash_distance``,
-    ``clash_weight``, ``site_radius``, ``site_weight``, ``iterations``) pushes the predicted ligand
-    coordinates of the last steps out of the protein and into the pocket.
+    ``clash_weight``, ``site_radius``, ``site_weight``, ``iterations``, ``refine``) pushes the predicted
+    ligand coordinates of the last steps out of the protein and into the pocket.
+
+    ``sizes`` (a pocket cut around ``ref_ligand``, no ``num_atoms`` / ``atoms_range``): ``pocket`` (default)
+    draws ligand sizes from the nearest training sites by pocket size, ``reference`` uniformly within 2
+    atoms of the reference ligand's (:mod:`molgen.sampling.conditioning`).
     """
 
     name: str
@@ -109,6 +113,9 @@ class GenerateStep(_Strict):
     chunk_size: int = Field(100, ge=1, description="molecules per chunk (unit of work, resume, shards)")
     num_atoms: int | None = Field(None, ge=1)
     atoms_range: tuple[int, int] | None = None
+    sizes: Literal["pocket", "reference"] = Field(
+        "pocket", description="with a pocket cut around ref_ligand and no num_atoms / atoms_range: ligand sizes from "
+        "the nearest training sites by pocket size, or within 2 atoms of the reference ligand's")
     options: dict[str, Any] = Field(default_factory=dict, description="process sampler settings")
     seed: int | None = Field(None, description="default: the workflow seed")
     protein: Path | None = Field(None, description="pocket and fragment modes: protein PDB or mmCIF")
@@ -173,6 +180,13 @@ def generate_condition_problems(label: str, s: dict) -> list[str]:
     out = []
     if s.get("guidance") not in (None, False) and "protein" not in given:
         out.append(f"{label}.guidance: needs a pocket: give the protein (mode pocket, or fragment with a protein)")
+    if s.get("sizes", "pocket") == "reference":
+        if "protein" not in given or "ref_ligand" not in given or pocket:
+            out.append(f"{label}.sizes: 'reference' needs a pocket cut around ref_ligand: give the protein and "
+                       "ref_ligand (not residues or box)")
+        if s.get("num_atoms") is not None or s.get("atoms_range") is not None:
+            out.append(f"{label}.sizes: 'reference' draws sizes around ref_ligand's: give either it or num_atoms / "
+                       "atoms_range, not both")
     if mode == "unconditional":
         if given:
             out.append(f"{label}: mode 'unconditional' takes no {', '.join(given)} (use mode: pocket or fragment)")

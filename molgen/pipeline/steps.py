@@ -219,7 +219,8 @@ def _generate(task: ChunkTask, run: RunDir, out: Path) -> dict:
                 gm.model, gm.process, gm.vocab, gm.stats, task.count, step.steps,
                 pocket=task.context.get("pocket"), fragment=task.context.get("fragment"),
                 batch_size=step.batch_size, seed=task.seed, self_condition=gm.self_condition, device=device,
-                num_atoms=step.num_atoms, atoms_range=atoms_range, guidance=parse_guidance(step.guidance))
+                num_atoms=step.num_atoms, atoms_range=atoms_range, guidance=parse_guidance(step.guidance),
+                sizes=step.sizes)
     finally:
         torch.set_num_threads(threads)
     rows, text = [], []

@@ -14,7 +14,11 @@ cut from the protein as whole residues, by one of three rules (:func:`load_pocke
 Ligand size: drawn from the ligands of the :data:`NEAREST_SITES` training binding sites whose
 pockets have the nearest number of heavy atoms (``stats.json`` ``pocket_sites``), every site with the
 same weight: the FEP sets hold up to 69 congeneric ligands per site, and counted per complex they
-outweighed the single-ligand crystal sites; or a given number or range. Heavy atoms make the lookup
+outweighed the single-ligand crystal sites; or a given number or range; or, with ``sizes="reference"``
+and a pocket cut around a reference ligand, uniform within :data:`REFERENCE_SIZE_SPREAD` atoms of that
+ligand's (the lookup by pocket size misses a site's mean ligand size by 5.8 atoms on average, see
+:data:`NEAREST_SITES`; on the 12 held-out crystal pockets it drew ligands 4 heavy atoms larger than the
+crystal ligands, and those clashed with the protein more often). Heavy atoms make the lookup
 the same for a protein with or without hydrogens. Files older than that table use the binned
 ``pocket_heavy_ligand`` (ligand sizes per bin of 10 pocket heavy atoms, per complex, the nearest bins
 pooled until they hold :data:`MIN_SIZE_SAMPLES` ligands), and the oldest only ``pocket_ligand`` (all
@@ -92,6 +96,10 @@ MIN_SIZE_SAMPLES = 50
 #: mean absolute error of the predicted mean size was 5.82 atoms for 20 sites, 5.86 for 40, 5.98 for 10, 6.35
 #: for 5, and 6.63 for the binned per-complex table.
 NEAREST_SITES = 20
+#: ``sizes="reference"``: ligand atoms drawn uniformly within this many of the reference ligand's.
+REFERENCE_SIZE_SPREAD = 2
+#: Ways to choose ligand sizes in a pocket when no number or range is given.
+SIZE_MODES = ("pocket", "reference")
 #: Protein heavy atoms within this of a pocket atom are kept with the pocket for guidance, Å.
 PROTEIN_SHELL = 6.0
 
@@ -205,6 +213,8 @@ class PocketCondition:
         protein_atoms: [S, 3] float64, Å — the protein's heavy atoms within :data:`PROTEIN_SHELL` of
             a pocket atom (pocket atoms included): what guidance keeps the ligand clear of.
         heavy_atoms: the pocket's heavy atoms, what ligand sizes are looked up by.
+        reference_atoms: atoms of the reference ligand the pocket was cut around, counted as the
+            model counts them (heavy atoms for a heavy-atom vocabulary); None for other pockets.
     """
 
     context: Data
@@ -217,13 +227,15 @@ class PocketCondition:
     box: tuple[tuple[float, ...], tuple[float, ...]] | None = None
     protein_atoms: Tensor | None = None
     heavy_atoms: int = 0
+    reference_atoms: int | None = None
 
     def summary(self) -> dict:
         return {
             "protein": self.protein, "mode": self.mode, "residues": len(self.residue_ids),
             "pocket_atoms": int(self.context.num_nodes), "pocket_atoms_with_h": self.num_atoms_all,
             "size_lookup_atoms": self.size_atoms,
-            "pocket_heavy_atoms": self.heavy_atoms, "center": [round(float(x), 3) for x in self.center],
+            "pocket_heavy_atoms": self.heavy_atoms, "reference_atoms": self.reference_atoms,
+            "center": [round(float(x), 3) for x in self.center],
         }
 
 
@@ -361,7 +373,8 @@ def load_pocket(
     heavy = torch.from_numpy(prot.pos[prot.element != hydrogen]).double()
     near = torch.cdist(heavy, ctx.pos.double()).min(1).values <= PROTEIN_SHELL
     return PocketCondition(ctx, ctx.pos.double().mean(0), size_atoms, given[0], pocket.residue_ids,
-                           str(prot.path), n_all, None if box is None else (center, size), heavy[near], n_heavy)
+                           str(prot.path), n_all, None if box is None else (center, size), heavy[near], n_heavy,
+                           None if ref_ligand is None else int(lig_pos.shape[0]))
 
 
 def pocket_sizes(stats: dict, pocket_atoms: int, num: int, generator: torch.Generator | None = None,
@@ -572,13 +585,15 @@ def generate_conditioned_graphs(
     return_states: bool = False,
     guidance: GuidanceSettings | None = None,
     prior_mix: float | None = None,
+    sizes: str = "pocket",
 ) -> list[Data] | tuple[list[Data], list[tuple[MolState, MolState]]]:
     """Sample ``num`` ligands in a pocket and/or around a fixed fragment.
 
     The free atoms' prior is centred on the pocket's centre of mass, or on the fragment's when there is one
     (with or without a pocket). Sizes (ligand atoms, fragment included): ``num_atoms``, else uniform in ``atoms_range``, else
-    the pocket-size histogram (with a pocket) or the dataset's size histogram, keeping sizes larger
-    than the fragment. Batch k is drawn with a generator seeded by ``(seed, k)``, as
+    with a pocket by ``sizes`` (``pocket``: the nearest training sites by pocket size; ``reference``:
+    uniform within :data:`REFERENCE_SIZE_SPREAD` of the reference ligand's atoms), else the dataset's
+    size histogram, keeping sizes larger than the fragment. Batch k is drawn with a generator seeded by ``(seed, k)``, as
     :func:`molgen.sampling.generate.generate_graphs`; batches hold at most ``batch_size`` ligands and
     are cut smaller by their ligand and ligand–pocket pairs (:func:`molgen.sampling.sizes.sampler_batches`).
 
@@ -596,12 +611,15 @@ def generate_conditioned_graphs(
         prior_mix: weight in [0, 1] of the pocket on atom types, charges and bonds
             (:mod:`molgen.sampling.prior_mix`; 0: the pocket-free branch's chemistry; needs ``pocket``),
             or None (off). Guidance, when on, moves the mixed prediction.
+        sizes: ``pocket`` or ``reference`` (see above; ``reference`` needs a pocket cut around a
+            reference ligand and no ``num_atoms`` / ``atoms_range``).
 
     Returns:
         Molecule graphs (context dropped) with ``molgen_index`` and ``name``.
     """
     if num < 0 or steps < 1 or batch_size < 1:
         raise MolgenError(f"need num >= 0, steps >= 1, batch_size >= 1 (got {num}, {steps}, {batch_size})")
+    check_size_mode(sizes, pocket is not None and pocket.reference_atoms is not None, num_atoms, atoms_range)
     nf = 0 if fragment is None else int(fragment.num_nodes)
     if prior_mix is not None:
         if pocket is None:
@@ -616,6 +634,9 @@ def generate_conditioned_graphs(
         if guidance.refine:
             refine_model = model
     gen = torch.Generator().manual_seed(seed)
+    if sizes == "reference":
+        ref = pocket.reference_atoms
+        atoms_range = (max(nf + 1, ref - REFERENCE_SIZE_SPREAD), max(nf + 1, ref + REFERENCE_SIZE_SPREAD))
     if num_atoms is not None or atoms_range is not None:
         sizes = sample_num_atoms(None, num, exact=num_atoms, range_=atoms_range, generator=gen)
     elif pocket is not None:
@@ -655,6 +676,26 @@ def generate_conditioned_graphs(
     return (out, states) if return_states else out
 
 
+def check_size_mode(sizes: str, has_reference: bool, num_atoms: int | None = None,
+                     atoms_range: tuple[int, int] | None = None) -> None:
+    """Refuse an unknown ``sizes`` mode, and ``reference`` without a pocket cut around a reference
+    ligand (``has_reference``) or together with a given number or range of atoms.
+
+    Raises:
+        MolgenError: in one line naming the setting.
+    """
+    if sizes not in SIZE_MODES:
+        raise MolgenError(f"sizes: unknown mode {sizes!r} (known: {', '.join(SIZE_MODES)})")
+    if sizes != "reference":
+        return
+    if num_atoms is not None or atoms_range is not None:
+        raise MolgenError("sizes: reference draws sizes around the reference ligand's: give either it or a "
+                          "number / range of atoms, not both")
+    if not has_reference:
+        raise MolgenError("sizes: reference needs a pocket cut around a reference ligand (a protein with "
+                          "ref_ligand, not residues or a box)")
+
+
 def generate_conditioned(
     checkpoint: str | Path | None,
     out: str | Path,
@@ -676,6 +717,7 @@ def generate_conditioned(
     process_options: dict | None = None,
     guidance: GuidanceSettings | dict | bool | None = None,
     prior_mix: float | None = None,
+    sizes: str = "pocket",
 ) -> dict:
     """``molgen sample`` with a pocket and/or a fragment: load, sample, write ``out`` (SDF) + ``.json``.
 
@@ -686,7 +728,8 @@ def generate_conditioned(
     ``guidance`` (settings, a mapping of them, True for the defaults; None or False: off) guides
     the last steps out of the protein and into the site (:mod:`molgen.sampling.guidance`).
     ``prior_mix`` (a weight in [0, 1], None: off) takes the chemistry partly from the model's pocket-free
-    branch (:mod:`molgen.sampling.prior_mix`).
+    branch (:mod:`molgen.sampling.prior_mix`). ``sizes``: ``pocket`` (default) or ``reference`` (ligand
+    sizes around ``ref_ligand``'s; see :func:`generate_conditioned_graphs`).
 
     Returns:
         The JSON summary (settings, pocket, fragment, guidance, counts, seconds).
@@ -715,6 +758,8 @@ def generate_conditioned(
         raise MolgenError("--guidance keeps ligands out of a protein and inside its pocket: give --protein")
     if prior_mix is not None and protein is None:
         raise MolgenError("--prior-mix blends a pocket model's predictions with and without the pocket: give --protein")
+    check_size_mode(sizes, protein is not None and ref_ligand is not None and residues is None and box is None,
+                    num_atoms, atoms_range)
     check_outputs(out)
     ckpt = Path(checkpoint) if checkpoint else default_checkpoint()
     gm = load_model(ckpt, device=device, process_options=process_options)
@@ -736,6 +781,7 @@ def generate_conditioned(
         gm.model, gm.process, gm.vocab, gm.stats, num, steps, pocket=pocket, fragment=frag,
         batch_size=batch_size, seed=seed, self_condition=gm.self_condition, device=device,
         num_atoms=num_atoms, atoms_range=atoms_range, progress=True, guidance=guidance, prior_mix=prior_mix,
+        sizes=sizes,
     )
     seconds = time.perf_counter() - t0
     out = Path(out)
@@ -743,7 +789,7 @@ def generate_conditioned(
     summary = {
         "checkpoint": str(ckpt), "process": gm.config["process"], "model": gm.config["model"]["name"],
         "vocab": gm.vocab.name,
-        "num": num, "steps": steps, "batch_size": batch_size, "seed": seed, "device": device,
+        "num": num, "steps": steps, "batch_size": batch_size, "seed": seed, "device": device, "sizes": sizes,
         "torch_threads": torch.get_num_threads(),
         "pocket": None if pocket is None else pocket.summary(),
         "guidance": None if guidance is None else guidance.summary(),

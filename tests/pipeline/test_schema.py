@@ -101,6 +101,10 @@ def test_condition_keys_per_mode(tmp_path, ckpt):
     msg = problems(mode="fragment", fragment=str(tmp_path / "missing.sdf"), residues='["A:1"]')
     assert "steps.generate.fragment: file not found" in msg and "residues defines a pocket: give the protein" in msg
     assert "unknown mode 'pockt' (did you mean 'pocket'?)" in problems(mode="pockt")
+    msg = problems(mode="pocket", protein=str(prot), residues='["A:1"]', sizes="reference", num_atoms=12)
+    assert "steps.generate.sizes: 'reference' needs a pocket cut around ref_ligand" in msg
+    assert "steps.generate.sizes: 'reference' draws sizes around ref_ligand's: give either it or num_atoms" in msg
+    assert "steps.generate.sizes" in problems(mode="pocket", protein=str(prot), residues='["A:1"]', sizes="refrence")
     # a complete pocket step passes (the fake checkpoint is not a model: its kind is checked when loaded)
     path = write_workflow(tmp_path / "wf.yaml", ckpt, tmp_path / "run")
     wf = load_workflow(path, ["steps.generate.mode=pocket", f"steps.generate.protein={prot}",

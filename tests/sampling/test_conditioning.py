@@ -458,6 +458,48 @@ def test_cli_errors_are_one_line(pocket_model, tmp_path, capsys):
     assert "need --protein" in _one_line_error(capsys)
 
 
+def test_sizes_reference_draws_around_the_reference_ligand(tmp_path, capsys):
+    """``sizes="reference"``: every ligand within REFERENCE_SIZE_SPREAD heavy atoms of the 1S3V ligand's 27
+    (the shipped heavy-atom model), several sizes drawn; the default lookup by pocket size draws outside that
+    band. Misuse is one line: an unknown mode, a given size as well, a pocket without a reference ligand."""
+    from molgen.sampling.conditioning import REFERENCE_SIZE_SPREAD
+    from molgen.training import load_model
+
+    gm = load_model(DATA / "checkpoints" / "pocket_flow.ckpt")
+    pocket = load_pocket(PROTEIN, ref_ligand=LIGAND, vocab=gm.vocab)
+    n_ref = Chem.MolFromMolFile(str(LIGAND)).GetNumHeavyAtoms()
+    assert pocket.reference_atoms == n_ref == 27
+
+    def sizes(**kw):
+        graphs = generate_conditioned_graphs(gm.model, gm.process, gm.vocab, gm.stats, 30, 1, pocket=pocket,
+                                             batch_size=30, seed=3, **kw)
+        return [int(g.num_nodes) for g in graphs]
+
+    near = sizes(sizes="reference")
+    assert all(abs(n - n_ref) <= REFERENCE_SIZE_SPREAD for n in near) and len(set(near)) >= 3
+    assert any(abs(n - n_ref) > REFERENCE_SIZE_SPREAD for n in sizes())
+    with pytest.raises(MolgenError, match="unknown mode 'ref'"):
+        sizes(sizes="ref")
+    with pytest.raises(MolgenError, match="not both"):
+        sizes(sizes="reference", num_atoms=12)
+    residues = load_pocket(PROTEIN, residues=pocket.residue_ids, vocab=gm.vocab)
+    assert residues.reference_atoms is None
+    with pytest.raises(MolgenError, match="needs a pocket cut around a reference ligand"):
+        generate_conditioned_graphs(gm.model, gm.process, gm.vocab, gm.stats, 2, 1, pocket=residues, sizes="reference")
+    out = str(tmp_path / "x.sdf")
+    base = ["sample", "-c", str(DATA / "checkpoints" / "pocket_flow.ckpt"), "--num", "2", "--steps", "1", "--out", out,
+            "--protein", str(PROTEIN)]
+    capsys.readouterr()
+    assert run_cli([*base, "--ref-ligand", str(LIGAND), "--sizes", "reference"]) == 0
+    summary = json.loads((tmp_path / "x.json").read_text())
+    assert summary["sizes"] == "reference" and summary["pocket"]["reference_atoms"] == 27
+    capsys.readouterr()  # the progress bar of the run above
+    assert run_cli([*base, "--residues", ",".join(pocket.residue_ids), "--sizes", "reference"]) == 2
+    assert "needs a pocket cut around a reference ligand" in _one_line_error(capsys)
+    assert run_cli([*base, "--ref-ligand", str(LIGAND), "--sizes", "big"]) == 2
+    assert "unknown mode 'big'" in _one_line_error(capsys)
+
+
 def test_shipped_pocket_checkpoint(tmp_path):
     """data/checkpoints/pocket_flow.ckpt: a small file, a pocket model, samples in the protein frame."""
     from molgen.sampling.conditioning import is_pocket_model
