@@ -83,21 +83,30 @@ def screen_sites(split_dir: Path) -> list[tuple[str, str, dict]]:
     return sites
 
 
+def sample_site(gm, row: dict, num: int = 20, steps: int = 20, seed: int = 0, **sampler) -> tuple:
+    """``(reference ligand, pocket, graphs)``: the site's first ligand (RDKit), the pocket cut around it as
+    :func:`benchmarks.pocket.run_benchmark` cuts it, and ``num`` ligands generated there in one batch with
+    ``seed``; ``sampler``: further keyword arguments of ``generate_conditioned_graphs`` (``atoms_range``,
+    ``guidance``, ``prior_mix``, ``sizes``, ``num_atoms``). What every screen and probe samples."""
+    from molgen.sampling.conditioning import generate_conditioned_graphs, load_pocket
+
+    ref = _site_ligands([row], 1)[0]
+    pocket = load_pocket(row["protein"], ref_ligand=ref, vocab=gm.vocab)
+    graphs = generate_conditioned_graphs(gm.model, gm.process, gm.vocab, gm.stats, num, steps, pocket=pocket,
+                                         batch_size=num, seed=seed, self_condition=gm.self_condition, **sampler)
+    return ref, pocket, graphs
+
+
 def screen_site(gm, row: dict, num: int, steps: int, seed: int, atoms_range: tuple[int, int] | None,
                 guidance=None, prior_mix: float | None = None, relax: bool = False,
                 validation: dict | None = None, sizes: str = "pocket") -> dict:
     """Generated-ligand figures in one pocket (see the module docstring)."""
-    from molgen.sampling.conditioning import generate_conditioned_graphs, load_pocket
     from molgen.validation import validate_molecules
     from molgen.validation.io import load_protein
 
-    ref = _site_ligands([row], 1)[0]
     protein = row["protein"]
-    pocket = load_pocket(protein, ref_ligand=ref, vocab=gm.vocab)
-    graphs = generate_conditioned_graphs(gm.model, gm.process, gm.vocab, gm.stats, num, steps, pocket=pocket,
-                                         batch_size=num, seed=seed, self_condition=gm.self_condition,
-                                         atoms_range=atoms_range, guidance=guidance, prior_mix=prior_mix,
-                                         sizes=sizes)
+    ref, pocket, graphs = sample_site(gm, row, num, steps, seed, atoms_range=atoms_range, guidance=guidance,
+                                      prior_mix=prior_mix, sizes=sizes)
     t = validate_molecules(graphs, vocab=gm.vocab, protein=protein, progress=False, **(validation or {})).table
     mols, protein_heavy = graph_mols(graphs, gm.vocab), load_protein(protein).pos
     figs = ligand_figures(mols, protein_heavy, heavy_centroid(ref))

@@ -90,6 +90,24 @@ def test_one_part_and_validation_settings(tmp_path, capsys):
                             "--out", str(tmp_path / "p.json")])
     assert exc.value.code == 2 and "kinases" in capsys.readouterr().err
 
+
+def test_sizes_reference_draws_around_each_sites_first_ligand(tmp_path, capsys):
+    """``--sizes reference``: the 1S3V ligands within 2 heavy atoms of its crystal ligand's 27; with
+    ``--atoms-range`` as well, a one-line error and exit code 2."""
+    two_site_split(tmp_path)
+    ck = str(ROOT / "data" / "checkpoints" / "pocket_flow.ckpt")
+    res = pocket_screen.main(["--split-dir", str(tmp_path), "--checkpoint", ck, "--num", "4", "--steps", "1",
+                              "--parts", "crystal", "--sizes", "reference", "--out", str(tmp_path / "o.json")])
+    (row,) = res["models"][0]["per_site"]
+    assert 25 <= row["heavy_atoms"] <= 29 and res["arguments"]["sizes"] == "reference"
+    with pytest.raises(SystemExit) as exc:
+        pocket_screen.main(["--split-dir", str(tmp_path), "--checkpoint", ck, "--num", "1", "--steps", "1",
+                            "--parts", "crystal", "--sizes", "reference", "--atoms-range", "10:12",
+                            "--out", str(tmp_path / "p.json")])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and "not both" in err and "\n" not in err
+
+
 def test_bad_sampler_option_is_one_line(tmp_path, capsys):
     _split(tmp_path)
     with pytest.raises(SystemExit) as exc:

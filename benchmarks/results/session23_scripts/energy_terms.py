@@ -19,9 +19,8 @@ import torch
 from rdkit import Chem
 from rdkit.Chem.rdForceFieldHelpers import MMFFGetMoleculeForceField, MMFFGetMoleculeProperties
 
-from benchmarks.pocket import _site_ligands, graph_mols
-from benchmarks.pocket_screen import screen_sites
-from molgen.sampling.conditioning import generate_conditioned_graphs, load_pocket
+from benchmarks.pocket import graph_mols
+from benchmarks.pocket_screen import sample_site, screen_sites
 from molgen.training import load_model
 
 TERMS = ("Bond", "Angle", "StretchBend", "Oop", "Torsion", "VdW", "Ele")
@@ -56,10 +55,7 @@ gm = load_model(ckpt)
 sites = [s for s in screen_sites(Path("runs/data/complexes_all/split")) if s[1] == "crystal"][:n_sites]
 gen, ref = {"as_written": [], "h_relaxed": []}, {"as_written": [], "h_relaxed": []}
 for name, _, row in sites:
-    crystal = _site_ligands([row], 1)[0]
-    pocket = load_pocket(row["protein"], ref_ligand=crystal, vocab=gm.vocab)
-    graphs = generate_conditioned_graphs(gm.model, gm.process, gm.vocab, gm.stats, 20, 20, pocket=pocket,
-                                         batch_size=20, seed=0)
+    crystal, _, graphs = sample_site(gm, row)
     for m in graph_mols(graphs, gm.vocab):
         if m is None or Chem.SanitizeMol(m, catchErrors=True) != Chem.SanitizeFlags.SANITIZE_NONE:
             continue

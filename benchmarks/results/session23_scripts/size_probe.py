@@ -15,8 +15,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.pocket import _site_ligands
-from benchmarks.pocket_screen import failed_checks, screen_sites
-from molgen.sampling.conditioning import generate_conditioned_graphs, load_pocket
+from benchmarks.pocket_screen import failed_checks, sample_site, screen_sites
 from molgen.training import load_model
 from molgen.validation import validate_molecules
 
@@ -28,12 +27,9 @@ gm = load_model(ckpt)
 sites = [s for s in screen_sites(Path("runs/data/complexes_all/split")) if s[1] == part][:limit]
 arms = {"drawn": {"rows": []}, "reference_size": {"rows": []}}
 for name, _, row in sites:
-    ref = _site_ligands([row], 1)[0]
-    n_ref = ref.GetNumHeavyAtoms()
-    pocket = load_pocket(row["protein"], ref_ligand=ref, vocab=gm.vocab)
+    n_ref = _site_ligands([row], 1)[0].GetNumHeavyAtoms()
     for arm, kw in (("drawn", {}), ("reference_size", {"num_atoms": n_ref})):
-        graphs = generate_conditioned_graphs(gm.model, gm.process, gm.vocab, gm.stats, 20, 20, pocket=pocket,
-                                             batch_size=20, seed=0, **kw)
+        graphs = sample_site(gm, row, **kw)[2]
         t = validate_molecules(graphs, vocab=gm.vocab, protein=row["protein"], progress=False, workers=2,
                                embed_timeout_s=10).table
         rows = [{"site": name, "ref_heavy": n_ref, "heavy": int(r["n_heavy_atoms"]),
