@@ -638,17 +638,17 @@ def generate_conditioned_graphs(
         ref = pocket.reference_atoms
         atoms_range = (max(nf + 1, ref - REFERENCE_SIZE_SPREAD), max(nf + 1, ref + REFERENCE_SIZE_SPREAD))
     if num_atoms is not None or atoms_range is not None:
-        sizes = sample_num_atoms(None, num, exact=num_atoms, range_=atoms_range, generator=gen)
+        counts = sample_num_atoms(None, num, exact=num_atoms, range_=atoms_range, generator=gen)
     elif pocket is not None:
-        sizes = pocket_sizes(stats, pocket.size_atoms, num, gen, min_size=nf + 1,
+        counts = pocket_sizes(stats, pocket.size_atoms, num, gen, min_size=nf + 1,
                              heavy_atoms=pocket.heavy_atoms or None)
     else:
         hist = {int(k): v for k, v in stats.get("num_atoms", {}).get("hist", {}).items() if int(k) > nf}
         if not hist:
             raise MolgenError("no size histogram with molecules larger than the fragment; pass --num-atoms")
-        sizes = sample_num_atoms(hist, num, generator=gen)
-    if nf and num and int(sizes.min()) <= nf:
-        raise MolgenError(f"the fragment has {nf} atoms: ask for more atoms than that (got {int(sizes.min())})")
+        counts = sample_num_atoms(hist, num, generator=gen)
+    if nf and num and int(counts.min()) <= nf:
+        raise MolgenError(f"the fragment has {nf} atoms: ask for more atoms than that (got {int(counts.min())})")
     # grown atoms start around the fragment, not the pocket centre: from the pocket centre (6.6 Å from the
     # 1S3V trimethoxyphenyl) the shipped pocket model grew a separate molecule beside the fragment in 19 of
     # 20 draws, from the fragment's centre it bonded to it in 20 of 20 (README, "Fragment growing in a pocket")
@@ -657,11 +657,11 @@ def generate_conditioned_graphs(
         center = fragment.pos.to(torch.get_default_dtype()).mean(0)
     out: list[Data] = []
     states = []
-    batches = sampler_batches(sizes.tolist(), batch_size, 0 if pocket is None else int(pocket.context.num_nodes))
+    batches = sampler_batches(counts.tolist(), batch_size, 0 if pocket is None else int(pocket.context.num_nodes))
     for k, (start, stop) in enumerate(tqdm(batches, desc="sampling", unit="batch", disable=not progress)):
         g = torch.Generator(device="cpu").manual_seed(seed * 1_000_003 + k)
         template = MolState.template(
-            sizes[start:stop], vocab.num_types, vocab.num_charges, fragment=fragment,
+            counts[start:stop], vocab.num_types, vocab.num_charges, fragment=fragment,
             context=None if pocket is None else pocket.context, device=device,
             center=None if center is None else center.to(device).expand(stop - start, 3),
         )
