@@ -508,6 +508,15 @@ def local_distance_loss(x_hat: Tensor, clean: MolState, graphs: Tensor) -> Tenso
     return GenerativeProcess._graph_mean((d_hat - d).pow(2), index, graphs[index], clean.num_graphs)
 
 
+def free_context_pairs(state: MolState) -> tuple[Tensor, Tensor]:
+    """``(i, j)`` long: every state pair of a free ligand atom ``i`` and a context (pocket) atom ``j``."""
+    a, b = state.pairs[:, state.pair_context]
+    ligand_first = ~state.context[a]
+    i, j = torch.where(ligand_first, a, b), torch.where(ligand_first, b, a)
+    free = ~state.fixed[i]
+    return i[free], j[free]
+
+
 def contact_loss(x_hat: Tensor, clean: MolState, graphs: Tensor) -> Tensor:
     """Ligand–pocket contacts: Σ max(0, min(d_ij, D) − d̂_ij)² (Å²) over the pairs of a free ligand atom
     i and a context (pocket) atom j of one graph, divided by the graph's free atoms; a mean over the
@@ -522,12 +531,7 @@ def contact_loss(x_hat: Tensor, clean: MolState, graphs: Tensor) -> Tensor:
     alike whether it points into the protein or away from it; this term sees only the first kind,
     which is what PoseBusters' protein-clash check fails. Distances: E(3)-invariant.
     """
-    ctx = clean.pair_context
-    a, b = clean.pairs[:, ctx]
-    ligand_first = ~clean.context[a]
-    i, j = torch.where(ligand_first, a, b), torch.where(ligand_first, b, a)
-    free = ~clean.fixed[i]
-    i, j = i[free], j[free]
+    i, j = free_context_pairs(clean)
     d = (clean.pos[i] - clean.pos[j]).norm(dim=-1)
     d_hat = (x_hat[i] - clean.pos[j]).norm(dim=-1)
     pen = (d.clamp(max=CONTACT_DISTANCE) - d_hat).clamp(min=0).pow(2)

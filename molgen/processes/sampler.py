@@ -59,6 +59,7 @@ def sample(
         state = process.step(state, out, t, t_next, generator=generator, denoise=denoise)
         state = process.impose_fixed(state, template)
     final = process.finalize(state, prev)
+    refine_net = refine_denoiser or denoiser
     for t_refine in process.refine_times:  # the finished graph seen again: geometry that fits it
-        final = process.refine(final, denoise(final, t_refine, refine_denoiser or denoiser))  # fixed atoms stay
+        final = process.refine(final, denoise(final, t_refine, refine_net))  # fixed atoms stay
     return final

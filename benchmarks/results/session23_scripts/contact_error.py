@@ -18,7 +18,7 @@ import sys
 import torch
 
 from molgen.config import load_config
-from molgen.processes.base import CONTACT_DISTANCE, contact_loss, local_distance_loss
+from molgen.processes.base import CONTACT_DISTANCE, contact_loss, free_context_pairs, local_distance_loss
 from molgen.processes.state import MolState
 from molgen.training import load_model
 from molgen.training.train import datamodule_from_config
@@ -52,11 +52,7 @@ for tv in (0.5, 0.7, 0.9, 0.97):
         pos.append(float(proc.loss(out, clean, noisy, t)["loss_pos"]))
         geo.append(float(local_distance_loss(x_hat, clean, pocket_graphs)))
         con.append(float(contact_loss(x_hat, clean, pocket_graphs)))
-        a, c = clean.pairs[:, clean.pair_context]
-        lf = ~clean.context[a]
-        i, j = torch.where(lf, a, c), torch.where(lf, c, a)
-        keep = ~clean.fixed[i]
-        i, j = i[keep], j[keep]
+        i, j = free_context_pairs(clean)
         floor = (clean.pos[i] - clean.pos[j]).norm(dim=-1).clamp(max=CONTACT_DISTANCE)
         d_hat = (x_hat[i] - clean.pos[j]).norm(dim=-1)
         atoms = torch.zeros(clean.pos.shape[0], dtype=torch.bool)
