@@ -22,7 +22,8 @@ with ``--skip`` (comma-separated: ``cost,sampling,generation,crystal_generation,
   chosen FEP site; torch threads as ``OMP_NUM_THREADS`` sets them, recorded as ``torch_threads``),
   in the sampler's batches (``batches``: ligands per batch) and then, side by side, in one batch
   of 100 (``one_batch_seconds``);
-* ``generation``: per held-out FEP site (one per held-out target; all of them unless ``--sites N``),
+* ``generation``: per held-out FEP site (one per held-out target; all of them unless ``--sites N``; from the
+  ``--first-site K``-th on, 0-based, so a long run can be split and joined with ``--merge``),
   ``--num`` generated ligands vs up to ``--num`` of the site's own (held-out) ligands: RDKit validity,
   ``valid_connected``, ``pb_valid`` with the protein, QED, SA, and the Vina distributions (box around
   the site's first ligand + 6 Å): ``score`` and ``minimize`` of every RDKit-valid ligand, ``dock``
@@ -54,6 +55,12 @@ with ``--skip`` (comma-separated: ``cost,sampling,generation,crystal_generation,
   ``poses``: the count of complexes whose top-ranked pose is within 2 Å, per ranking
   (``top1_within_2A_score``, ``top1_within_2A_minimize``), >= the count for Vina's redocking in the
   same run (``vina_redock_within_2A``; 6/12 when last measured). ``sampling``: 100 ligands in < 60 s.
+
+Joining runs: ``--merge A.json B.json ... --out C.json`` joins benchmark JSONs of one checkpoint and the same
+settings (apart from the sites and crystals chosen) into one: the per-site rows of each generation part in the
+order given (a site in two files is an error), the means over sites and the targets computed again, and
+``cost``, ``sampling`` and ``poses`` from the one file that has each (two files with the same one is an error).
+Each site's sampling is seeded by ``--seed`` alone, so a site's row does not depend on which sites ran beside it.
 
 Validation: ``--workers N`` validates in N processes; ``--embed-timeout S`` bounds each ETKDG ensemble of the
 internal-energy check (a ligand whose ensemble does not embed in time fails it, so PB-valid is then a lower
@@ -607,10 +614,12 @@ def targets_block(result: dict) -> dict:
 
 def run_benchmark(checkpoint: Path, split_dir: Path, num: int, poses: int, steps: int, sites: int | None,
                   seed: int, view: str, skip: set[str], crystals: int | None = None, dock_num: int = 4,
-                  process_options: dict | None = None, guidance=None, validation: dict | None = None) -> dict:
+                  process_options: dict | None = None, guidance=None, validation: dict | None = None,
+                  first_site: int = 0) -> dict:
     """Every part not in ``skip`` (:data:`PARTS`) and the ``targets`` block; see the module docstring.
 
-    ``sites``: the first N held-out FEP sites (one per target), None for all; ``crystals``: the first N
+    ``sites``: N held-out FEP sites (one per target) from the ``first_site``-th on (0-based), None for all
+    from there; ``crystals``: the first N
     crystal complexes (crystal generation and poses), None for all; ``guidance``:
     :class:`~molgen.sampling.guidance.GuidanceSettings` for sampling and both generation parts, or None;
     ``validation``: keyword arguments of ``validate_molecules`` (``workers``, ``embed_timeout_s``).
@@ -627,13 +636,16 @@ def run_benchmark(checkpoint: Path, split_dir: Path, num: int, poses: int, steps
     gm = load_model(checkpoint, process_options=process_options or None)
     split = json.loads((split_dir / "split.json").read_text())
     by_site = held_out_fep_sites(split_dir)
-    chosen = list(by_site)[:sites]
+    if not 0 <= first_site < len(by_site):
+        raise ValueError(f"first_site {first_site} out of range: there are {len(by_site)} held-out FEP sites")
+    chosen = list(by_site)[first_site:][:sites]
     crystal_rows = ([] if {"crystal_generation", "poses"} <= skip
                     else _rows(split_dir / "test_crystal.csv")[:crystals])
     result = {"checkpoint": str(checkpoint), "meta": gm.meta, "split": {k: split[k] for k in (
         "seed", "test_fraction", "sites", "held_out_sites", "test_targets", "train_ligands", "test_fep_ligands")},
         "torch_threads": torch.get_num_threads(), "load_start": _load(), "settings": {
-            "num": num, "poses": poses, "steps": steps, "sites": len(chosen), "crystals": len(crystal_rows),
+            "num": num, "poses": poses, "steps": steps, "sites": len(chosen), "first_site": first_site,
+            "crystals": len(crystal_rows),
             "seed": seed, "view": view, "dock_num": dock_num, "process_options": process_options or {},
             "validation": validation or {},
             "guidance": None if guidance is None else guidance.summary(),
@@ -689,13 +701,61 @@ def run_benchmark(checkpoint: Path, split_dir: Path, num: int, poses: int, steps
     return result
 
 
+#: Settings that may differ between the benchmark JSONs ``merge_results`` joins.
+MERGE_FREE_SETTINGS = ("sites", "first_site", "crystals", "skip", "guidance_parts")
+
+
+def merge_results(results: list[dict]) -> dict:
+    """Join benchmark results of one checkpoint and the same settings (see the module docstring).
+
+    Raises:
+        ValueError: different checkpoints or settings, a site or complex in two results, or a part
+            other than the generation parts in two results.
+    """
+    if not results:
+        raise ValueError("nothing to merge")
+    first = results[0]
+
+    def fixed(r):
+        return {k: v for k, v in r["settings"].items() if k not in MERGE_FREE_SETTINGS}
+
+    for r in results[1:]:
+        if r["checkpoint"] != first["checkpoint"] or r.get("meta") != first.get("meta"):
+            raise ValueError(f"different checkpoints: {first['checkpoint']} and {r['checkpoint']}")
+        if fixed(r) != fixed(first):
+            diff = sorted(k for k in fixed(r).keys() | fixed(first).keys() if fixed(r).get(k) != fixed(first).get(k))
+            raise ValueError(f"different settings: {', '.join(diff)}")
+    out = {k: first[k] for k in ("checkpoint", "meta", "split", "torch_threads") if k in first}
+    out["settings"] = fixed(first) | {"merged_from": len(results)}
+    for part in ("generation", "crystal_generation"):
+        if not any(part in r for r in results):
+            continue
+        rows = [row for r in results for row in r.get(part, {}).get("per_site", [])]
+        names = [row.get("complex") or row["protein"] for row in rows]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"{part}: {', '.join(map(str, twice))} in more than one result")
+        out[part] = {"per_site": rows, "mean_over_sites": site_means(rows)}
+    for part in ("cost", "sampling", "poses"):
+        have = [r[part] for r in results if part in r]
+        if len(have) > 1:
+            raise ValueError(f"{part} is in {len(have)} results; it can come from one only")
+        if have:
+            out[part] = have[0]
+    out["settings"]["sites"] = len(out.get("generation", {}).get("per_site", []))
+    out["settings"]["crystals"] = len(out.get("crystal_generation", {}).get("per_site", []))
+    out["settings"]["skip"] = [p for p in PARTS if p not in out]
+    out["targets"] = targets_block(out)
+    return out
+
+
 def _scalars(row: dict) -> dict:
     return {k: v for k, v in row.items() if not isinstance(v, (list, dict))}
 
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--split-dir", type=Path, required=True, help="Where the split CSVs / split.json are (or go).")
+    p.add_argument("--split-dir", type=Path, help="Where the split CSVs / split.json are (or go); needed but with --merge.")
     p.add_argument("--split-only", action="store_true", help="Write the split and stop.")
     p.add_argument("--fep-root", type=Path, help="Extracted schrodinger_fep_structure_inputs (for --split-only).")
     p.add_argument("--fep-index", type=Path, default=REPO.parent / "shared/data/fep_benchmark/fep_ligands_index.csv")
@@ -713,6 +773,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--steps", type=int, default=20, help="Sampler steps.")
     p.add_argument("--sites", type=int, default=None,
                    help="Use only the first N held-out FEP sites (one per held-out target; default: all).")
+    p.add_argument("--first-site", type=int, default=0, metavar="K",
+                   help="Start at the K-th held-out FEP site (0-based); with --sites N, sites K..K+N-1.")
+    p.add_argument("--merge", type=Path, nargs="+", metavar="JSON",
+                   help="Join these benchmark JSONs (one checkpoint, the same settings) into --out and stop.")
     p.add_argument("--view", default="progressive", help="Pose view: progressive | revealed.")
     p.add_argument("--crystals", type=int, default=None, help="Use only the first N crystal complexes.")
     p.add_argument("--dock-num", type=int, default=4, help="Generated and reference ligands redocked per site.")
@@ -733,6 +797,8 @@ def main(argv: list[str] | None = None) -> None:
     if skip - set(PARTS):
         p.error(f"--skip: unknown part(s) {','.join(sorted(skip - set(PARTS)))}; known: {','.join(PARTS)}")
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if args.split_dir is None and not args.merge:
+        p.error("--split-dir is required")
     if args.split_only:
         if args.fep_root is None or args.pb_root is None:
             p.error("--split-only needs --fep-root and --pb-root")
@@ -743,6 +809,16 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.out is None:
         p.error("--out is required")
+    if args.merge:
+        try:
+            result = merge_results([json.loads(path.read_text()) for path in args.merge])
+        except (OSError, ValueError, KeyError) as err:
+            print(f"error: --merge: {err}", file=sys.stderr)
+            raise SystemExit(2) from None
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result["targets"], indent=2))
+        return
     from molgen.errors import MolgenError
 
     try:
@@ -753,8 +829,9 @@ def main(argv: list[str] | None = None) -> None:
         result = run_benchmark(args.checkpoint, args.split_dir, args.num, args.poses, args.steps, args.sites,
                                args.seed, args.view, skip, args.crystals, args.dock_num,
                                parse_setting(",".join(args.option)), guidance=guidance,
-                               validation=validation_settings(args.workers, args.embed_timeout))
-    except MolgenError as err:
+                               validation=validation_settings(args.workers, args.embed_timeout),
+                               first_site=args.first_site)
+    except (MolgenError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         raise SystemExit(2) from None
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -265,6 +265,64 @@ def test_run_benchmark_crystal_generation_wiring(tmp_path, monkeypatch):
         pocket.run_benchmark(tmp_path / "m.ckpt", tmp_path, 5, 2, 3, 1, 0, "progressive", {"posses"})
 
 
+def test_first_site_runs_split_and_merge_into_the_whole_run(tmp_path, monkeypatch, capsys):
+    """Sites K.. of a run plus sites ..K of another, merged, equal the run over all sites (figures, means, targets)."""
+    import molgen.training
+
+    fep = _split(tmp_path)
+    values = {str(fep / "t1a" / "p.pdb"): (0.9, 0.6, -1.0), str(fep / "t2" / "p.pdb"): (0.4, 0.1, 3.0)}
+
+    def fake_site(gm, protein, refs, num, steps, seed, tmp, dock_num, guidance=None, name=None, validation=None):
+        vc, pb, gap = values.get(str(protein), (0.5, 0.5, 0.0))
+        return {"protein": str(protein), "complex": name, "generated": num, "valid_connected": vc, "pb_valid": pb,
+                "qed": 0.5, "vina_median_minus_reference": gap}
+
+    monkeypatch.setattr(molgen.training, "load_model", lambda *a, **kw: SimpleNamespace(meta={"kind": "fake"}))
+    monkeypatch.setattr(pocket, "generation_site", fake_site)
+    monkeypatch.setattr(pocket, "pose_site", lambda gm, protein, ligand, *a: {
+        "complex": ligand, "top1_rmsd_score": 1.0, "top1_rmsd_minimize": 3.0, "vina_dock_top1_rmsd": 1.5})
+
+    def run(sites, first_site, skip):
+        return pocket.run_benchmark(tmp_path / "m.ckpt", tmp_path, 5, 2, 3, sites, 0, "progressive", skip,
+                                    crystals=2, dock_num=0, first_site=first_site)
+
+    whole = run(None, 0, {"cost", "sampling"})
+    head = run(1, 0, {"cost", "sampling", "crystal_generation", "poses"})
+    tail = run(None, 1, {"cost", "sampling"})
+    assert [r["protein"] for r in head["generation"]["per_site"]] == [str(fep / "t1a" / "p.pdb")]
+    assert [r["protein"] for r in tail["generation"]["per_site"]] == [str(fep / "t2" / "p.pdb")]
+    assert tail["settings"]["first_site"] == 1 and tail["settings"]["sites"] == 1
+    merged = pocket.merge_results([head, tail])
+    for part in ("generation", "crystal_generation", "poses"):
+        assert merged[part] == whole[part]
+    assert merged["targets"] == whole["targets"]
+    assert merged["generation"]["mean_over_sites"]["valid_connected"] == 0.65
+    assert merged["targets"]["generation"]["vina_minimize_median_minus_reference"]["value"] == 1.0
+    assert merged["settings"]["sites"] == 2 and merged["settings"]["crystals"] == 2 and merged["settings"][
+        "skip"] == ["cost", "sampling"]
+    # the command line writes the same; refusals are one line and exit 2
+    (tmp_path / "a.json").write_text(json.dumps(head))
+    (tmp_path / "b.json").write_text(json.dumps(tail))
+    pocket.main(["--merge", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(tmp_path / "m.json")])
+    assert json.loads((tmp_path / "m.json").read_text())["targets"] == whole["targets"]
+    capsys.readouterr()
+    for bad, match in (([head, head], "in more than one result"),
+                       ([head, run(None, 1, {"cost", "sampling"}) | {"checkpoint": "other.ckpt"}], "different checkpoints"),
+                       ([head, tail | {"settings": tail["settings"] | {"steps": 20}}], "different settings: steps"),
+                       ([{k: v for k, v in r.items() if "generation" not in k} for r in (whole, tail)],
+                        "poses is in 2 results")):
+        with pytest.raises(ValueError, match=match):
+            pocket.merge_results(bad)
+    (tmp_path / "b.json").write_text(json.dumps(head))
+    with pytest.raises(SystemExit) as exc:
+        pocket.main(["--merge", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--out", str(tmp_path / "x.json")])
+    err = capsys.readouterr().err.strip()
+    assert exc.value.code == 2 and err.startswith("error: --merge:") and "\n" not in err
+    assert not (tmp_path / "x.json").exists()
+    with pytest.raises(ValueError, match="first_site 2 out of range: there are 2 held-out FEP sites"):
+        run(None, 2, {"cost", "sampling"})
+
+
 # ---- end to end: the shipped pocket model, one FEP site and one crystal complex ---------------------------------
 @pytest.mark.slow
 def test_generation_parts_end_to_end(tmp_path, monkeypatch):
