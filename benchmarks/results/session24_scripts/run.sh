@@ -9,7 +9,7 @@ one() {  # run init out note
   if [ -f $3 ]; then echo "have $3"; return; fi
   if [ -f $1/checkpoints/last.ckpt ]; then nice molgen train --resume $1
   else nice molgen train configs/pocket_finetune_flow.yaml out_dir=$1 train.init_from=$2 trainer.cpu_threads=1; fi
-  python benchmarks/results/session22_scripts/export.py $1 $3 "$4"
+  python benchmarks/results/session24_scripts/export.py $1 $3 "$4"
   date
 }
 P=/work/main/data/checkpoints/next/drug_heavy_flow_from57000.ckpt
