@@ -755,7 +755,7 @@ def _scalars(row: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--split-dir", type=Path, help="Where the split CSVs / split.json are (or go); needed but with --merge.")
+    p.add_argument("--split-dir", type=Path, help="Where the split CSVs / split.json are (or go); needed except with --merge.")
     p.add_argument("--split-only", action="store_true", help="Write the split and stop.")
     p.add_argument("--fep-root", type=Path, help="Extracted schrodinger_fep_structure_inputs (for --split-only).")
     p.add_argument("--fep-index", type=Path, default=REPO.parent / "shared/data/fep_benchmark/fep_ligands_index.csv")
